@@ -1,0 +1,307 @@
+"""The Lie-group interface every layer of lieformer is written against.
+
+A group G acts on an input space X (here R^d or a subset). LieConv and the LieTransformer work on
+*lifted* points: each input point x becomes group elements u = s(x)·h, where s is a section
+(s(x)·o_q = x, o_q the chosen representative of x's orbit) and h samples the stabilizer of o_q.
+Layers only ever see pair features log(u_i⁻¹u_j) ⊕ q_i ⊕ q_j and distances, both invariant under
+u ↦ g·u, which is what makes every model built on them equivariant (DESIGN.md §6).
+
+Conventions (all tensors plain torch tensors):
+- group elements are matrices (..., rep_dim, rep_dim); affine groups use homogeneous matrices;
+- Lie algebra elements are coefficient vectors (..., lie_dim) in the basis documented per group;
+- coordinates are (B, N, space_dim), masks (B, N) bool (False = padding), values (B, N, c);
+- a lifted set has L = N·S points, point n's S samples contiguous (index n·S + s).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class Lifted(NamedTuple):
+    """A batch of lifted points: group elements, orbit identifiers, values and a validity mask.
+
+    elements (B, L, rep, rep), orbits (B, L, q_dim), values (B, L, c), mask (B, L) bool.
+    """
+
+    elements: Tensor
+    orbits: Tensor
+    values: Tensor
+    mask: Tensor
+
+    def select(self, idx: Tensor) -> "Lifted":
+        """Keep the points idx (B, M) of every batch row: a Lifted of M points."""
+        return Lifted(
+            gather_points(self.elements, idx),
+            gather_points(self.orbits, idx),
+            gather_points(self.values, idx),
+            torch.gather(self.mask, 1, idx),
+        )
+
+    def with_values(self, values: Tensor) -> "Lifted":
+        return self._replace(values=values)
+
+
+def gather_points(x: Tensor, idx: Tensor) -> Tensor:
+    """x (B, N, *rest), idx (B, *I) long → (B, *I, *rest): x[b, idx[b, ...]] for each row b."""
+    B = x.shape[0]
+    rest = x.shape[2:]
+    flat = idx.reshape(B, -1)
+    out = torch.gather(x, 1, flat.view(B, -1, *([1] * len(rest))).expand(B, flat.shape[1], *rest))
+    return out.view(*idx.shape, *rest)
+
+
+class LieGroup(ABC):
+    """A Lie group G acting on an input space, with everything lifting needs.
+
+    Subclasses set the class attributes and implement exp, log, section, orbit, sample and
+    sample_stabilizer; everything else has a correct (if generic) default here.
+    """
+
+    lie_dim: int  # dimension of the Lie algebra
+    rep_dim: int  # size of the matrix representation
+    q_dim: int  # size of the orbit identifier q(x)
+    space_dim: int  # d of the input points
+    #: discrete lifts (SE2Canonical) always lift onto the same number of samples
+    fixed_lift_samples: int | None = None
+
+    def __init__(self, alpha: float = 0.2):
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"{type(self).__name__}: alpha must lie in [0, 1], got {alpha}")
+        self.alpha = float(alpha)
+
+    # ------------------------------------------------------------------ identity and display
+    def _init_args(self) -> dict:
+        return {"alpha": self.alpha}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self._init_args() == other._init_args()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self._init_args().items()))))
+
+    @property
+    def pair_dim(self) -> int:
+        """Width of pair_features: lie_dim + 2·q_dim unless a group says otherwise."""
+        return self.lie_dim + 2 * self.q_dim
+
+    # ------------------------------------------------------------------ group structure
+    @abstractmethod
+    def exp(self, a: Tensor) -> Tensor:
+        """Lie algebra coefficients (..., lie_dim) → group elements (..., rep, rep)."""
+
+    @abstractmethod
+    def log(self, g: Tensor) -> Tensor:
+        """Group elements (..., rep, rep) → Lie algebra coefficients (..., lie_dim)."""
+
+    def inv(self, g: Tensor) -> Tensor:
+        """g⁻¹ for (..., rep, rep)."""
+        return torch.linalg.inv(g)
+
+    def mul(self, g: Tensor, h: Tensor) -> Tensor:
+        """g·h, broadcasting over leading dimensions."""
+        return g @ h
+
+    def identity(self, shape=(), dtype=None, device=None) -> Tensor:
+        """The identity, (*shape, rep, rep)."""
+        eye = torch.eye(self.rep_dim, dtype=dtype or torch.get_default_dtype(), device=device)
+        return eye.expand(*shape, self.rep_dim, self.rep_dim).clone()
+
+    def act(self, g: Tensor, coords: Tensor) -> Tensor:
+        """g·x for g (B, rep, rep) or (rep, rep) and coords (B, N, d) (or (..., d) with g broadcast).
+
+        The default is the linear action x ↦ g x; affine groups override it.
+        """
+        g = g if g.dim() == 2 else g.unsqueeze(-3)
+        return (g @ coords.unsqueeze(-1)).squeeze(-1)
+
+    @abstractmethod
+    def sample(self, shape=(), generator: torch.Generator | None = None, dtype=None, device=None) -> Tensor:
+        """Random elements (*shape, rep, rep): Haar for compact groups, a documented
+        representative distribution (Gaussian translations, log-normal scales) otherwise."""
+
+    # ------------------------------------------------------------------ homogeneous space
+    @abstractmethod
+    def section(self, coords: Tensor) -> Tensor:
+        """s(x) (..., rep, rep) for coords (..., d), with s(x)·o_{q(x)} = x."""
+
+    @abstractmethod
+    def orbit(self, coords: Tensor) -> Tensor:
+        """Orbit identifier q(x) (..., q_dim) for coords (..., d)."""
+
+    @abstractmethod
+    def sample_stabilizer(self, shape=(), generator: torch.Generator | None = None, dtype=None, device=None) -> Tensor:
+        """Elements (*shape, rep, rep) of the stabilizer of the orbit representatives, from its
+        Haar measure (identity when the stabilizer is trivial)."""
+
+    def origin(self, orbits: Tensor) -> Tensor:
+        """The orbit representative o_q (..., d) for orbit ids (..., q_dim)."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose orbit representatives")
+
+    def check_coords(self, coords: Tensor) -> None:
+        """Raise ValueError if valid coordinates lie outside the space the group acts on."""
+
+    def _sample_lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
+        """Stabilizer draws for lifting (B, N, S, rep, rep); groups may stratify."""
+        return self.sample_stabilizer((B, N, S), generator=generator, dtype=dtype, device=device)
+
+    def lift(
+        self,
+        coords: Tensor,
+        values: Tensor,
+        mask: Tensor,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+        stabilizer: Tensor | None = None,
+    ) -> Lifted:
+        """Lift (B, N, d) points to N·S group elements u = s(x)·h, h from the stabilizer.
+
+        coords (B, N, d), values (B, N, c), mask (B, N) bool; stabilizer (B, N, S, rep, rep)
+        makes the lift deterministic (how exact equivariance is tested). Padding points get the
+        identity element and zero orbit ids, and stay masked.
+        """
+        n_samples = self.fixed_lift_samples or n_samples
+        coords, mask = self.validate(coords, values, mask, n_samples)
+        B, N, _ = coords.shape
+        S = n_samples
+        if stabilizer is None:
+            stabilizer = self._sample_lift_stabilizer(B, N, S, generator, coords.dtype, coords.device)
+        else:
+            expected = (B, N, S, self.rep_dim, self.rep_dim)
+            if tuple(stabilizer.shape) != expected:
+                raise ValueError(
+                    f"{self!r}.lift: stabilizer must have shape {expected} (B, N, n_samples, rep, rep), "
+                    f"got {tuple(stabilizer.shape)}"
+                )
+            stabilizer = stabilizer.to(coords.dtype)
+        s = self.section(coords)  # (B, N, rep, rep)
+        u = self.mul(s.unsqueeze(2), stabilizer)  # (B, N, S, rep, rep)
+        eye = self.identity(dtype=coords.dtype, device=coords.device)
+        u = torch.where(mask[:, :, None, None, None], u, eye)
+        q = self.orbit(coords) * mask.unsqueeze(-1)
+        return Lifted(
+            elements=u.reshape(B, N * S, self.rep_dim, self.rep_dim),
+            orbits=q.repeat_interleave(S, dim=1),
+            values=values.repeat_interleave(S, dim=1),
+            mask=mask.repeat_interleave(S, dim=1),
+        )
+
+    def validate(self, coords: Tensor, values: Tensor, mask: Tensor | None, n_samples: int = 1):
+        """Check a (coords, values, mask) batch and return (coords with padding zeroed, mask)."""
+        name = f"{self!r}"
+        if not isinstance(coords, Tensor) or coords.dim() != 3:
+            raise ValueError(f"{name}: coords must be a (B, N, d) tensor, got shape {tuple(getattr(coords, 'shape', ()))}")
+        B, N, d = coords.shape
+        if d != self.space_dim:
+            raise ValueError(f"{name} acts on {self.space_dim}-dimensional points, but coords have d={d}")
+        if not coords.is_floating_point():
+            raise ValueError(f"{name}: coords must be floating point, got {coords.dtype}")
+        if values.dim() != 3 or values.shape[:2] != (B, N):
+            raise ValueError(f"{name}: values must have shape (B, N, c) = ({B}, {N}, c), got {tuple(values.shape)}")
+        if mask is None:
+            mask = torch.ones(B, N, dtype=torch.bool, device=coords.device)
+        if tuple(mask.shape) != (B, N):
+            raise ValueError(f"{name}: mask must have shape (B, N) = ({B}, {N}), got {tuple(mask.shape)}")
+        if mask.dtype != torch.bool:
+            raise ValueError(f"{name}: mask must be a bool tensor (False = padding), got {mask.dtype}")
+        if not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"{name}: n_samples must be an integer >= 1, got {n_samples!r}")
+        bad = ~torch.isfinite(coords).all(-1) & mask
+        if bad.any():
+            b, n = bad.nonzero()[0].tolist()
+            raise ValueError(f"{name}: coords contain NaN or inf at valid point (batch {b}, point {n})")
+        coords = torch.where(mask.unsqueeze(-1), coords, torch.zeros((), dtype=coords.dtype, device=coords.device))
+        self.check_coords(coords[mask])
+        return coords, mask
+
+    def compensating_stabilizer(self, g: Tensor, coords: Tensor) -> Tensor:
+        """h_g(x) = s(g·x)⁻¹·g·s(x) (B, N, rep, rep): lift(g·x, h_g(x)·h) = g·lift(x, h) exactly.
+
+        g (B, rep, rep) or (rep, rep); coords (B, N, d).
+        """
+        gb = g if g.dim() == 2 else g.unsqueeze(1)
+        return self.mul(self.inv(self.section(self.act(g, coords))), self.mul(gb, self.section(coords)))
+
+    # ------------------------------------------------------------------ features and distances
+    def relative(self, ui: Tensor, uj: Tensor) -> Tensor:
+        """u_i⁻¹·u_j, broadcasting."""
+        return self.mul(self.inv(ui), uj)
+
+    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
+        """log(u_i⁻¹u_j) ⊕ q_i ⊕ q_j for queries i and neighbours j = idx[b, i, k].
+
+        idx (B, M, K) indexes lifted's L points; query_idx (B, M) picks the queries (default:
+        the first M points, i.e. every point when M = L). Returns (B, M, K, pair_dim).
+        Only the B·M·K requested pairs are formed, never all L² of them.
+        """
+        ui, qi = self._queries(lifted, idx, query_idx)
+        uj = gather_points(lifted.elements, idx)
+        qj = gather_points(lifted.orbits, idx)
+        a = self.log(self.relative(ui.unsqueeze(2), uj))
+        qi = qi.unsqueeze(2).expand_as(qj)
+        return torch.cat([a, qi, qj], dim=-1)
+
+    @staticmethod
+    def _queries(lifted: Lifted, idx: Tensor, query_idx: Tensor | None):
+        if query_idx is None:
+            M = idx.shape[1]
+            return lifted.elements[:, :M], lifted.orbits[:, :M]
+        return gather_points(lifted.elements, query_idx), gather_points(lifted.orbits, query_idx)
+
+    def distance(self, ua: Tensor, qa: Tensor, ub: Tensor, qb: Tensor) -> Tensor:
+        """Invariant distances between sets a (B, M) and b (B, N) of lifted points → (B, M, N).
+
+        ua (B, M, rep, rep), qa (B, M, q_dim), ub (B, N, rep, rep), qb (B, N, q_dim).
+        Default: α‖log(u_a⁻¹u_b)‖ + (1−α)‖q_a − q_b‖, forming every relative element (M·N
+        logs): groups override it with closed forms that need no per-pair log.
+        """
+        a = self.log(self.relative(ua.unsqueeze(2), ub.unsqueeze(1)))
+        return self.alpha * a.norm(dim=-1) + (1 - self.alpha) * _orbit_distance(qa, qb)
+
+
+def _orbit_distance(qa: Tensor, qb: Tensor) -> Tensor:
+    """‖q_a − q_b‖ for (B, M, q) and (B, N, q) → (B, M, N); zeros when q_dim = 0."""
+    if qa.shape[-1] == 0:
+        return qa.new_zeros(qa.shape[0], qa.shape[1], qb.shape[1])
+    return torch.cdist(qa, qb)
+
+
+def euclidean_distance(xa: Tensor, xb: Tensor) -> Tensor:
+    """‖x_a − x_b‖ for (B, M, d) and (B, N, d) → (B, M, N), exact (no Gram-matrix cancellation)."""
+    return torch.cdist(xa, xb, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def randn(shape, generator, dtype, device) -> Tensor:
+    return torch.randn(*shape, generator=generator, dtype=dtype or torch.get_default_dtype(), device=device)
+
+
+def rand(shape, generator, dtype, device) -> Tensor:
+    return torch.rand(*shape, generator=generator, dtype=dtype or torch.get_default_dtype(), device=device)
+
+
+def rotation_2d(theta: Tensor) -> Tensor:
+    """R(θ) (..., 2, 2) for angles (...)."""
+    c, s = torch.cos(theta), torch.sin(theta)
+    return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+
+
+def uniform_angle(shape, generator, dtype, device) -> Tensor:
+    """θ ~ U[−π, π)."""
+    return (2 * rand(shape, generator, dtype, device) - 1) * math.pi
+
+
+def stratified_angles(B: int, N: int, S: int, generator, dtype, device) -> Tensor:
+    """(B, N, S) angles 2πs/S + φ_n, φ_n ~ U[−π, π) once per point: each marginal is uniform and
+    the S samples of a point cover the circle evenly (LieConv's SE2 lift)."""
+    offset = uniform_angle((B, N, 1), generator, dtype, device)
+    grid = torch.arange(S, dtype=offset.dtype, device=device) * (2 * math.pi / S)
+    return torch.remainder(offset + grid + math.pi, 2 * math.pi) - math.pi
