@@ -1,0 +1,191 @@
+"""LieSelfAttention (Hutchinson et al. 2021) and the LieTransformer block.
+
+For query i, neighbour j and head h the logit combines a content term (from the features f) and a
+location term (from the invariant pair feature ℓ_ij = log(u_i⁻¹u_j) ⊕ q_i ⊕ q_j):
+
+    e_ij^h = combine(content_h(f_i, f_j), location_h(ℓ_ij)),   w_ij^h = normalise_j(e_ij^h),
+    f'_i = W_O · concat_h Σ_j w_ij^h (W_V f_j)_h.
+
+Every combination of the four choices works (the original ran only the MLP-combination ones):
+- content: "dot-product" ⟨W_Q f_i, W_K f_j⟩_h/√d_h (a scalar per head); "linear-concat"
+  [W_K f_i, W_Q f_j]_h (2e per head); "linear-concat-linear" the same through a shared 2e → e map.
+- location: "mlp" a per-head MLP ℓ → kernel_dim → kernel_dim → 1; "raw" ℓ itself for every head.
+- combination: "sum" / "multiply" of the two terms, each first reduced to one scalar per head by
+  a learned per-head linear map when it is a vector; "mlp" a per-head MLP on their concatenation.
+- normalisation: "softmax" over valid neighbours; "dot-product" divide by their number; "none".
+Only the (query, neighbour) pairs of the neighbourhood are ever formed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ..groups.base import gather_points
+from .norm import make_norm
+
+CONTENTS = ("dot-product", "linear-concat", "linear-concat-linear")
+LOCATIONS = ("mlp", "raw")
+COMBINATIONS = ("sum", "multiply", "mlp")
+NORMALISATIONS = ("softmax", "dot-product", "none")
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"LieSelfAttention: unknown {name} {value!r}; choose one of {options}")
+    return value
+
+
+class HeadLinear(nn.Module):
+    """Independent linear maps per head: (..., H, a) → (..., H, b)."""
+
+    def __init__(self, heads: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(heads, in_dim, out_dim) / math.sqrt(in_dim))
+        self.bias = nn.Parameter(torch.zeros(heads, out_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.einsum("...ha,hab->...hb", x, self.weight) + self.bias
+
+
+class HeadMLP(nn.Module):
+    """Per-head MLP (..., H, a) → (..., H, out), Swish between layers."""
+
+    def __init__(self, heads: int, in_dim: int, hidden: int, out_dim: int = 1, layers: int = 3):
+        super().__init__()
+        widths = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(HeadLinear(heads, a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x) if i == 0 else layer(self.act(x))
+        return x
+
+
+class LieSelfAttention(nn.Module):
+    """Multi-head self-attention over a group neighbourhood: values (B, L, C) → (B, L, C).
+
+    forward(values, pairs (B, L, K, P), idx (B, L, K), mask (B, L, K)), pairs = pair features of
+    each point with its K neighbours idx; mask marks the valid (query, neighbour) pairs.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        pair_dim: int,
+        heads: int = 8,
+        content: str = "dot-product",
+        location: str = "mlp",
+        combination: str = "sum",
+        normalisation: str = "softmax",
+        kernel_dim: int = 16,
+    ):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"LieSelfAttention: dim {dim} must be divisible by heads {heads}")
+        self.heads, self.head_dim = heads, dim // heads
+        self.content = _choice("content", content, CONTENTS)
+        self.location = _choice("location", location, LOCATIONS)
+        self.combination = _choice("combination", combination, COMBINATIONS)
+        self.normalisation = _choice("normalisation", normalisation, NORMALISATIONS)
+        H = heads
+        if content == "dot-product":
+            self.to_q, self.to_k = nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim, bias=False)
+            content_dim = 1
+        else:
+            self.to_q, self.to_k = nn.Linear(dim, H * kernel_dim), nn.Linear(dim, H * kernel_dim)
+            content_dim = 2 * kernel_dim
+            if content == "linear-concat-linear":
+                self.content_linear = nn.Linear(2 * kernel_dim, kernel_dim)
+                content_dim = kernel_dim
+        if location == "mlp":
+            self.location_in = nn.Linear(pair_dim, H * kernel_dim)
+            self.location_mlp = HeadMLP(H, kernel_dim, kernel_dim, 1, layers=2)
+            location_dim = 1
+        else:
+            location_dim = pair_dim
+        if combination == "mlp":
+            self.combine_mlp = HeadMLP(H, content_dim + location_dim, kernel_dim, 1)
+        else:
+            self.content_to_scalar = HeadLinear(H, content_dim, 1) if content_dim > 1 else None
+            self.location_to_scalar = HeadLinear(H, location_dim, 1) if location_dim > 1 else None
+        self.to_v = nn.Linear(dim, dim, bias=False)
+        self.to_out = nn.Linear(dim, dim)
+
+    def _content(self, values: Tensor, idx: Tensor) -> Tensor:
+        """(B, L, K, H, Dc)."""
+        B, L, _ = values.shape
+        H = self.heads
+        q = self.to_q(values).view(B, L, H, -1)
+        k = gather_points(self.to_k(values).view(B, L, H, -1), idx)  # (B, L, K, H, e)
+        if self.content == "dot-product":
+            return torch.einsum("blhe,blkhe->blkh", q, k).unsqueeze(-1) / math.sqrt(self.head_dim)
+        # [W_K f_i, W_Q f_j]: the query side through to_k, the neighbour side through to_q
+        ki = self.to_k(values).view(B, L, H, -1).unsqueeze(2).expand_as(k)
+        qj = gather_points(q, idx)
+        c = torch.cat([ki, qj], -1)
+        return self.content_linear(c) if self.content == "linear-concat-linear" else c
+
+    def _location(self, pairs: Tensor) -> Tensor:
+        """(B, L, K, H, Dl)."""
+        if self.location == "raw":
+            return pairs.unsqueeze(-2).expand(*pairs.shape[:-1], self.heads, pairs.shape[-1])
+        x = self.location_in(pairs).unflatten(-1, (self.heads, -1))
+        return self.location_mlp(torch.nn.functional.silu(x))
+
+    def logits(self, values: Tensor, pairs: Tensor, idx: Tensor) -> Tensor:
+        """e_ij^h (B, L, K, H)."""
+        c, loc = self._content(values, idx), self._location(pairs)
+        if self.combination == "mlp":
+            return self.combine_mlp(torch.cat([c, loc], -1)).squeeze(-1)
+        if self.content_to_scalar is not None:
+            c = self.content_to_scalar(c)
+        if self.location_to_scalar is not None:
+            loc = self.location_to_scalar(loc)
+        e = c + loc if self.combination == "sum" else c * loc
+        return e.squeeze(-1)
+
+    def weights(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """w_ij^h (B, L, K, H), zero on invalid pairs."""
+        m = mask.unsqueeze(-1)
+        if self.normalisation == "softmax":
+            e = logits.masked_fill(~m, torch.finfo(logits.dtype).min)
+            return torch.softmax(e, dim=2) * m
+        w = logits * m
+        if self.normalisation == "dot-product":
+            w = w / m.sum(2, keepdim=True).clamp_min(1).to(w.dtype)
+        return w
+
+    def forward(self, values: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor) -> Tensor:
+        B, L, C = values.shape
+        w = self.weights(self.logits(values, pairs, idx), mask)
+        v = gather_points(self.to_v(values).view(B, L, self.heads, -1), idx)  # (B, L, K, H, d_h)
+        out = torch.einsum("blkh,blkhd->blhd", w, v).reshape(B, L, C)
+        return self.to_out(out)
+
+
+class LieTransformerBlock(nn.Module):
+    """Residual block: f += LSA(norm(f)); f += MLP(norm(f)) ("pre"), or
+    f = norm(f + LSA(f)); f = norm(f + MLP(f)) ("post"); norm "layer", "batch" or "none"."""
+
+    def __init__(self, dim: int, pair_dim: int, norm: str = "layer", norm_position: str = "pre", mlp_ratio: int = 1, **attention):
+        super().__init__()
+        if norm_position not in ("pre", "post"):
+            raise ValueError(f"norm_position must be 'pre' or 'post', got {norm_position!r}")
+        self.pre = norm_position == "pre"
+        self.attention = LieSelfAttention(dim, pair_dim, **attention)
+        self.norm1, self.norm2 = make_norm(norm, dim), make_norm(norm, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.SiLU(), nn.Linear(dim * mlp_ratio, dim))
+
+    def forward(self, values: Tensor, mask: Tensor, pairs: Tensor, idx: Tensor, pair_mask: Tensor) -> Tensor:
+        f = values
+        if self.pre:
+            f = f + self.attention(self.norm1(f, mask), pairs, idx, pair_mask)
+            f = f + self.mlp(self.norm2(f, mask))
+        else:
+            f = self.norm1(f + self.attention(f, pairs, idx, pair_mask), mask)
+            f = self.norm2(f + self.mlp(f), mask)
+        return torch.where(mask.unsqueeze(-1), f, torch.zeros((), dtype=f.dtype))

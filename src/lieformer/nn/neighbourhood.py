@@ -1,0 +1,208 @@
+"""Neighbourhoods and farthest-point subsampling on lifted points, in the group's distance.
+
+Nothing here builds an all-pairs tensor of features: distances are computed one block of queries
+at a time (memory B × block × L, block chosen to stay under a fixed element budget), and only the
+indices of the K chosen neighbours survive. Choices are invariant: they depend on invariant
+distances, on point indices and on counter-based noise (randomness.py), never on coordinates
+directly, so a transformed input selects the same neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ..groups.base import Lifted, LieGroup, gather_points
+from .randomness import draw_seed, uniform
+
+#: largest B × block × L distance block held at once (floats)
+BLOCK_ELEMENTS = 1 << 22
+
+
+class Neighbourhood(NamedTuple):
+    """K neighbours of M queries: idx (B, M, K) into the key set, mask (B, M, K) valid pairs,
+    and fill, the mean fraction of valid keys inside the ball (a float, for the radius update)."""
+
+    idx: Tensor
+    mask: Tensor
+    fill: float
+
+
+def _blocks(B: int, M: int, L: int):
+    step = max(1, BLOCK_ELEMENTS // max(1, B * L))
+    for start in range(0, M, step):
+        yield start, min(M, start + step)
+
+
+def query_points(lifted: Lifted, query_idx: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(elements, orbits, mask, index) of the queries: all points when query_idx is None."""
+    if query_idx is None:
+        B, L = lifted.mask.shape
+        idx = torch.arange(L, device=lifted.mask.device).expand(B, L)
+        return lifted.elements, lifted.orbits, lifted.mask, idx
+    return (
+        gather_points(lifted.elements, query_idx),
+        gather_points(lifted.orbits, query_idx),
+        torch.gather(lifted.mask, 1, query_idx),
+        query_idx,
+    )
+
+
+def _batch_index(B: int, device) -> Tensor:
+    return torch.arange(B, device=device).view(B, 1, 1)
+
+
+def ball_neighbourhood(
+    group: LieGroup,
+    lifted: Lifted,
+    k: int,
+    radius: float,
+    query_idx: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Neighbourhood:
+    """Up to k neighbours drawn uniformly at random from the ball d(u_i, u_j) < radius.
+
+    LieConv's Monte Carlo neighbourhood: every in-ball point is equally likely to be kept,
+    slots the ball cannot fill are masked. Returns idx (B, M, min(k, L)).
+    """
+    uq, qq, _, qidx = query_points(lifted, query_idx)
+    B, M = qidx.shape
+    L = lifted.mask.shape[1]
+    K = min(k, L)
+    seed = draw_seed(generator)
+    keys = torch.arange(L, device=qidx.device).view(1, 1, L)
+    valid_keys = lifted.mask.unsqueeze(1)
+    idx_out, mask_out, inside_counts = [], [], []
+    for a, b in _blocks(B, M, L):
+        d = group.distance(uq[:, a:b], qq[:, a:b], lifted.elements, lifted.orbits)
+        inside = (d < radius) & valid_keys
+        noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=d.dtype)
+        score = torch.where(inside, noise, noise.new_tensor(-1.0))
+        top = score.topk(K, dim=-1)
+        idx_out.append(top.indices)
+        mask_out.append(top.values >= 0)
+        inside_counts.append(inside.sum(-1))
+    return _finish(lifted, query_idx, idx_out, mask_out, torch.cat(inside_counts, 1))
+
+
+def knn_neighbourhood(
+    group: LieGroup,
+    lifted: Lifted,
+    k: int,
+    query_idx: Tensor | None = None,
+    candidates: int | None = None,
+    generator: torch.Generator | None = None,
+    tie_tolerance: float = 1e-5,
+) -> Neighbourhood:
+    """k neighbours: the `candidates` (default k) nearest, then a uniform random k of those.
+
+    candidates = ⌊k / fill⌋ is the LieTransformer's neighbourhood. Distances are compared after
+    rounding to tie_tolerance × (the query's largest distance), and equal ones are ordered by
+    counter-based noise, so exact ties (points on a grid) break the same way for a transformed
+    input, whose distances differ from the original's in the last bits.
+    """
+    uq, qq, _, qidx = query_points(lifted, query_idx)
+    B, M = qidx.shape
+    L = lifted.mask.shape[1]
+    K = min(k, L)
+    C = min(max(candidates or K, K), L)
+    seed = draw_seed(generator)
+    keys = torch.arange(L, device=qidx.device).view(1, 1, L)
+    valid_keys = lifted.mask.unsqueeze(1)
+    idx_out, mask_out = [], []
+    for a, b in _blocks(B, M, L):
+        d = group.distance(uq[:, a:b], qq[:, a:b], lifted.elements, lifted.orbits).double()
+        d = torch.where(valid_keys, d, torch.inf)
+        scale = torch.where(valid_keys, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
+        noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=torch.float64)
+        rank_key = torch.where(valid_keys, torch.floor(d / scale) + 0.5 * noise, -1.0)
+        rank_key = torch.where(valid_keys, -rank_key, -torch.inf)
+        near = rank_key.topk(C, dim=-1).indices  # (B, m, C) nearest first
+        if C > K:
+            pick = torch.gather(valid_keys.expand_as(d), -1, near).double()
+            second = torch.gather(uniform(seed + 1, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=torch.float64), -1, near)
+            chosen = (pick * 2 + second).topk(K, dim=-1).indices
+            near = torch.gather(near, -1, chosen)
+        else:
+            near = near[..., :K]
+        idx_out.append(near)
+        mask_out.append(torch.gather(valid_keys.expand(B, b - a, L), -1, near))
+    return _finish(lifted, query_idx, idx_out, mask_out)
+
+
+def _finish(lifted, query_idx, idx_out, mask_out, inside_counts=None) -> Neighbourhood:
+    """Concatenate the blocks; fill = mean over valid queries of (points in ball / valid points),
+    the ball uncapped by k (for kNN: the kept neighbours)."""
+    _, _, qmask, _ = query_points(lifted, query_idx)
+    idx = torch.cat(idx_out, 1)
+    mask = torch.cat(mask_out, 1) & qmask.unsqueeze(-1)
+    n_valid = lifted.mask.sum(-1, keepdim=True).clamp_min(1)
+    per_query = (mask.sum(-1) if inside_counts is None else inside_counts) / n_valid
+    fill = (per_query * qmask).sum() / qmask.sum().clamp_min(1)
+    return Neighbourhood(idx, mask, float(fill))
+
+
+class AdaptiveRadius(nn.Module):
+    """A ball radius that tracks a target fill fraction during training (LieConv):
+    r ← r + rate·(fill − observed fill), only in training mode; a buffer, saved with the model."""
+
+    def __init__(self, fill: float, initial: float = 2.0, rate: float = 0.5):
+        super().__init__()
+        if not 0.0 < fill <= 1.0:
+            raise ValueError(f"fill must lie in (0, 1], got {fill}")
+        self.fill, self.rate = float(fill), float(rate)
+        self.register_buffer("radius", torch.tensor(float(initial), dtype=torch.float64))
+
+    def update(self, observed: float) -> None:
+        if self.training:
+            r = self.radius + self.rate * (self.fill - observed)
+            self.radius.copy_(r.clamp_min(1e-6))
+
+    def extra_repr(self) -> str:
+        return f"fill={self.fill}, radius={self.radius.item():.4f}"
+
+
+def subsample_counts(mask: Tensor, fraction: float) -> Tensor:
+    """Points kept per row: round(fraction · valid points), at least 1 where any is valid (B,)."""
+    n = mask.sum(-1)
+    return torch.where(n > 0, torch.round(n * fraction).clamp_min(1), n).long()
+
+
+def farthest_point_subsample(
+    group: LieGroup,
+    lifted: Lifted,
+    fraction: float,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Farthest-point subsampling in the group distance: (idx (B, M), mask (B, M)).
+
+    Row b keeps m_b = round(fraction · its valid points) (M = max m_b; slots past m_b are masked
+    and repeat the first choice). The start is the valid point of largest counter-based noise, so
+    padding and transformed inputs give the same choice. Each step is one vectorised distance
+    from the newest point to all L points (O(M·L) work, O(L) memory).
+    """
+    B, L = lifted.mask.shape
+    counts = subsample_counts(lifted.mask, fraction)
+    M = int(counts.max().item()) if B else 0
+    device = lifted.mask.device
+    rows = torch.arange(B, device=device)
+    seed = draw_seed(generator)
+    start_score = uniform(seed, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
+    current = torch.where(lifted.mask, start_score, -1.0).argmax(-1)
+    # -1: padding (never chosen); -0.5: chosen; else distance to the chosen set
+    nearest = torch.where(lifted.mask, torch.inf, -1.0).to(torch.float64)
+    chosen = torch.empty(B, M, dtype=torch.long, device=device)
+    for i in range(M):
+        chosen[:, i] = current
+        d = group.distance(
+            lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
+            lifted.elements, lifted.orbits,
+        )[:, 0].double()
+        nearest = torch.where(nearest >= 0, torch.minimum(nearest, d), nearest)
+        nearest[rows, current] = -0.5
+        current = nearest.argmax(-1)
+    slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
+    chosen = torch.where(slot_mask, chosen, chosen[:, :1])
+    return chosen, slot_mask

@@ -1,0 +1,50 @@
+"""Counter-based random numbers: the same (seed, index) always gives the same number.
+
+Neighbour subsampling and FPS starts need noise per (batch row, query, candidate). Drawing it
+with torch.rand would tie every number to the tensor's shape, so appending padding points or
+changing the chunk size would reshuffle every choice. Instead each layer draws one seed from the
+caller's torch.Generator and hashes (seed, b, i, j) — padding-invariant, chunk-invariant and
+reproducible. The hash is the 32-bit "lowbias32" integer mixer, computed in int64 without
+overflow.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_MASK32 = 0xFFFFFFFF
+
+
+def draw_seed(generator: torch.Generator | None, device=None) -> int:
+    """One 31-bit seed from the generator (or the global RNG)."""
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=device or "cpu").item())
+
+
+def _mul32(x: Tensor, c: int) -> Tensor:
+    """(x · c) mod 2³² for 0 ≤ x < 2³², in int64 without overflow."""
+    lo, hi = c & 0xFFFF, c >> 16
+    return (x * lo + (((x * hi) & 0xFFFF) << 16)) & _MASK32
+
+
+def mix32(x: Tensor) -> Tensor:
+    """lowbias32: a bijective avalanche mixer on 32-bit integers (held in int64)."""
+    x = x & _MASK32
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def hash_indices(seed: int, *indices: Tensor) -> Tensor:
+    """A 32-bit hash of (seed, i₁, i₂, …), broadcasting the integer index tensors."""
+    h = torch.as_tensor(seed & _MASK32, dtype=torch.int64, device=indices[0].device)
+    for idx in indices:
+        h = mix32(h + 0x9E3779B9 + mix32(idx.to(torch.int64)))
+    return h
+
+
+def uniform(seed: int, *indices: Tensor, dtype=torch.float32) -> Tensor:
+    """U[0, 1) numbers indexed by (seed, i₁, i₂, …), 24 bits of resolution."""
+    return (hash_indices(seed, *indices) >> 8).to(dtype) * (1.0 / 2**24)
