@@ -22,8 +22,8 @@ def split(g: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def affine_act(g: Tensor, coords: Tensor) -> Tensor:
-    """g·x = A x + t for g (B, d+1, d+1) or (d+1, d+1) and coords (B, N, d)."""
-    A, t = split(g if g.dim() == 2 else g.unsqueeze(-3))
+    """g·x = A x + t for coords (B, N, d) and g (d+1, d+1), (B, d+1, d+1) or (B, N, d+1, d+1)."""
+    A, t = split(g.unsqueeze(1) if g.dim() == 3 else g)
     return (A @ coords.unsqueeze(-1)).squeeze(-1) + t
 
 

@@ -117,12 +117,12 @@ class LieGroup(ABC):
         return eye.expand(*shape, self.rep_dim, self.rep_dim).clone()
 
     def act(self, g: Tensor, coords: Tensor) -> Tensor:
-        """g·x for g (B, rep, rep) or (rep, rep) and coords (B, N, d) (or (..., d) with g broadcast).
+        """g·x for coords (B, N, d) and g (rep, rep) (one for all), (B, rep, rep) (one per batch
+        row) or (B, N, rep, rep) (one per point).
 
         The default is the linear action x ↦ g x; affine groups override it.
         """
-        g = g if g.dim() == 2 else g.unsqueeze(-3)
-        return (g @ coords.unsqueeze(-1)).squeeze(-1)
+        return (per_point(g) @ coords.unsqueeze(-1)).squeeze(-1)
 
     @abstractmethod
     def sample(self, shape=(), generator: torch.Generator | None = None, dtype=None, device=None) -> Tensor:
@@ -167,7 +167,7 @@ class LieGroup(ABC):
 
         coords (B, N, d), values (B, N, c), mask (B, N) bool; stabilizer (B, N, S, rep, rep)
         makes the lift deterministic (how exact equivariance is tested). Padding points get the
-        identity element and zero orbit ids, and stay masked.
+        identity element, zero orbit ids and zero values, and stay masked.
         """
         n_samples = self.fixed_lift_samples or n_samples
         coords, mask = self.validate(coords, values, mask, n_samples)
@@ -188,6 +188,7 @@ class LieGroup(ABC):
         eye = self.identity(dtype=coords.dtype, device=coords.device)
         u = torch.where(mask[:, :, None, None, None], u, eye)
         q = self.orbit(coords) * mask.unsqueeze(-1)
+        values = torch.where(mask.unsqueeze(-1), values, torch.zeros((), dtype=values.dtype, device=values.device))
         return Lifted(
             elements=u.reshape(B, N * S, self.rep_dim, self.rep_dim),
             orbits=q.repeat_interleave(S, dim=1),
@@ -226,10 +227,9 @@ class LieGroup(ABC):
     def compensating_stabilizer(self, g: Tensor, coords: Tensor) -> Tensor:
         """h_g(x) = s(g·x)⁻¹·g·s(x) (B, N, rep, rep): lift(g·x, h_g(x)·h) = g·lift(x, h) exactly.
 
-        g (B, rep, rep) or (rep, rep); coords (B, N, d).
+        g (rep, rep), (B, rep, rep) or (B, N, rep, rep); coords (B, N, d).
         """
-        gb = g if g.dim() == 2 else g.unsqueeze(1)
-        return self.mul(self.inv(self.section(self.act(g, coords))), self.mul(gb, self.section(coords)))
+        return self.mul(self.inv(self.section(self.act(g, coords))), self.mul(per_point(g), self.section(coords)))
 
     # ------------------------------------------------------------------ features and distances
     def relative(self, ui: Tensor, uj: Tensor) -> Tensor:
@@ -273,6 +273,12 @@ def _orbit_distance(qa: Tensor, qb: Tensor) -> Tensor:
     if qa.shape[-1] == 0:
         return qa.new_zeros(qa.shape[0], qa.shape[1], qb.shape[1])
     return torch.cdist(qa, qb)
+
+
+def per_point(g: Tensor) -> Tensor:
+    """Broadcast a (B, rep, rep) batch of elements over the points axis; leave (rep, rep) and
+    (B, N, rep, rep) as they are."""
+    return g.unsqueeze(1) if g.dim() == 3 else g
 
 
 def euclidean_distance(xa: Tensor, xb: Tensor) -> Tensor:

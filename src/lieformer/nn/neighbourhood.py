@@ -17,8 +17,10 @@ from torch import Tensor, nn
 from ..groups.base import Lifted, LieGroup, gather_points
 from .randomness import draw_seed, uniform
 
-#: largest B × block × L distance block held at once (floats)
+#: largest B × block × L distance block held at once (floats), and most queries per block:
+#: beyond BLOCK_ROWS points no B × L × L tensor exists at any time
 BLOCK_ELEMENTS = 1 << 22
+BLOCK_ROWS = 512
 
 
 class Neighbourhood(NamedTuple):
@@ -31,7 +33,7 @@ class Neighbourhood(NamedTuple):
 
 
 def _blocks(B: int, M: int, L: int):
-    step = max(1, BLOCK_ELEMENTS // max(1, B * L))
+    step = max(1, min(BLOCK_ROWS, BLOCK_ELEMENTS // max(1, B * L)))
     for start in range(0, M, step):
         yield start, min(M, start + step)
 

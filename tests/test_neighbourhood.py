@@ -1,0 +1,200 @@
+"""Neighbourhoods, FPS and counter-based randomness against brute-force references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from lieformer import LieResNet, LieTransformer, make_group
+from lieformer.nn.neighbourhood import (
+    AdaptiveRadius,
+    ball_neighbourhood,
+    farthest_point_subsample,
+    knn_neighbourhood,
+)
+from lieformer.nn.randomness import uniform
+
+
+def lift_points(x, group="T(2)", mask=None):
+    group = make_group(group)
+    B, N, _ = x.shape
+    mask = torch.ones(B, N, dtype=torch.bool) if mask is None else mask
+    return group, group.lift(x, torch.zeros(B, N, 1, dtype=x.dtype), mask, 1)
+
+
+def test_knn_matches_kdtree():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 200, 2, generator=gen, dtype=torch.float64)
+    group, lifted = lift_points(x)
+    nb = knn_neighbourhood(group, lifted, 9)
+    for b in range(2):
+        _, ref = cKDTree(x[b].numpy()).query(x[b].numpy(), k=9)
+        assert (np.sort(nb.idx[b].numpy(), 1) == np.sort(ref, 1)).all()
+    assert nb.mask.all()
+
+
+def test_knn_candidates_then_random_subset():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 300, 2, generator=gen, dtype=torch.float64)
+    group, lifted = lift_points(x)
+    nb = knn_neighbourhood(group, lifted, 8, candidates=32, generator=torch.Generator().manual_seed(0))
+    _, ref = cKDTree(x[0].numpy()).query(x[0].numpy(), k=32)
+    for i in range(300):
+        assert set(nb.idx[0, i].tolist()) <= set(ref[i].tolist())
+        assert len(set(nb.idx[0, i].tolist())) == 8
+    # not just the 8 nearest
+    _, nearest8 = cKDTree(x[0].numpy()).query(x[0].numpy(), k=8)
+    assert np.mean([set(nb.idx[0, i].tolist()) == set(nearest8[i].tolist()) for i in range(300)]) < 0.1
+
+
+def test_ball_selects_uniformly_inside_the_ball():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(1, 100, 2, generator=gen, dtype=torch.float64)
+    group, lifted = lift_points(x)
+    radius = 0.3
+    d = cdist(x[0].numpy(), x[0].numpy())
+    inside = d < radius
+    counts = np.zeros(100)
+    draws = 400
+    for seed in range(draws):
+        nb = ball_neighbourhood(group, lifted, 5, radius, generator=torch.Generator().manual_seed(seed))
+        chosen = nb.idx[0][nb.mask[0]].view(-1) if False else None
+        for i in range(100):
+            sel = nb.idx[0, i][nb.mask[0, i]].numpy()
+            assert inside[i, sel].all()  # never outside the ball
+            assert len(sel) == min(5, inside[i].sum()) and len(set(sel)) == len(sel)
+        sel0 = nb.idx[0, 0][nb.mask[0, 0]].numpy()
+        counts[sel0] += 1
+    # query 0: every in-ball point equally likely (chi-square on the inclusion counts)
+    members = np.flatnonzero(inside[0])
+    assert len(members) > 5
+    expected = draws * 5 / len(members)
+    chi2 = ((counts[members] - expected) ** 2 / expected).sum()
+    assert stats.chi2.sf(chi2, len(members) - 1) > 0.001
+    assert nb.fill == pytest.approx(inside.mean(1).mean(), rel=1e-6)
+
+
+def test_ball_padding_and_chunking_invariant(monkeypatch):
+    import lieformer.nn.neighbourhood as nbmod
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 50, 2, generator=gen, dtype=torch.float64)
+    group, lifted = lift_points(x)
+    ref = ball_neighbourhood(group, lifted, 6, 0.4, generator=torch.Generator().manual_seed(5))
+    xp = torch.cat([x, 50 * torch.rand(2, 9, 2, generator=gen, dtype=torch.float64)], 1)
+    mask = torch.ones(2, 59, dtype=torch.bool)
+    mask[:, 50:] = False
+    _, lifted_p = lift_points(xp, mask=mask)
+    monkeypatch.setattr(nbmod, "BLOCK_ROWS", 7)  # different blocks, same choices
+    pad = ball_neighbourhood(group, lifted_p, 6, 0.4, generator=torch.Generator().manual_seed(5))
+    for b in range(2):
+        for i in range(50):
+            assert set(ref.idx[b, i][ref.mask[b, i]].tolist()) == set(pad.idx[b, i][pad.mask[b, i]].tolist())
+
+
+def reference_fps(points: np.ndarray, start: int, m: int) -> list[int]:
+    chosen, nearest = [start], cdist(points[start : start + 1], points)[0]
+    for _ in range(m - 1):
+        nxt = int(np.argmax(nearest))
+        chosen.append(nxt)
+        nearest = np.minimum(nearest, cdist(points[nxt : nxt + 1], points)[0])
+    return chosen
+
+
+def test_fps_matches_reference_and_respects_padding():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 80, 2, generator=gen, dtype=torch.float64)
+    mask = torch.ones(2, 80, dtype=torch.bool)
+    mask[1, 60:] = False
+    group, lifted = lift_points(x, mask=mask)
+    idx, slot_mask = farthest_point_subsample(group, lifted, 0.25, generator=torch.Generator().manual_seed(0))
+    assert idx.shape == (2, 20) and slot_mask[0].all() and slot_mask[1].sum() == 15
+    ref0 = reference_fps(x[0].numpy(), int(idx[0, 0]), 20)
+    ref1 = reference_fps(x[1, :60].numpy(), int(idx[1, 0]), 15)
+    assert idx[0].tolist() == ref0
+    assert idx[1, :15].tolist() == ref1
+    assert (idx[1, :15] < 60).all()
+
+
+@pytest.mark.parametrize("angle", [math.pi / 2, 0.7])
+def test_knn_ties_on_a_grid_break_invariantly(angle):
+    """Grid points have many exactly equal distances; after a rotation they differ in the last
+    bits. Neighbour choices must not change (a known cause of silently broken equivariance)."""
+    ticks = torch.arange(9, dtype=torch.float32) - 4
+    x = torch.stack(torch.meshgrid(ticks, ticks, indexing="ij"), -1).reshape(1, -1, 2)
+    R = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    xr = x @ R.T + torch.tensor([0.3, -1.1])
+    group, lifted = lift_points(x)
+    _, lifted_r = lift_points(xr)
+
+    def sets(lf, tol):
+        nb = knn_neighbourhood(group, lf, 6, candidates=12, generator=torch.Generator().manual_seed(0), tie_tolerance=tol)
+        return [set(r) for r in nb.idx[0].tolist()]
+
+    assert sets(lifted, 1e-5) == sets(lifted_r, 1e-5)
+    # without the rounding, exact ties break by float noise and some choices do change
+    assert sets(lifted, 1e-300) != sets(lifted_r, 1e-300)
+
+
+def test_adaptive_radius_reaches_target_fill():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(4, 200, 2, generator=gen)
+    group, lifted = lift_points(x)
+    radius = AdaptiveRadius(fill=0.2, initial=2.0)
+    for _ in range(200):
+        nb = ball_neighbourhood(group, lifted, 16, float(radius.radius))
+        radius.update(nb.fill)
+    assert nb.fill == pytest.approx(0.2, abs=0.02)
+    before = float(radius.radius)
+    radius.eval()
+    radius.update(0.9)
+    assert float(radius.radius) == before  # frozen at evaluation
+
+
+def test_counter_based_uniforms():
+    u = uniform(7, torch.arange(300)[:, None], torch.arange(300)[None]).flatten().numpy()
+    assert stats.kstest(u, "uniform").pvalue > 0.01
+    a = uniform(7, torch.tensor([12]), torch.tensor([34]))
+    assert a.item() == uniform(7, torch.arange(20)[:, None], torch.arange(40)[None])[12, 34].item()
+    assert a.item() != uniform(8, torch.tensor([12]), torch.tensor([34])).item()
+
+
+class MaxTensor(TorchDispatchMode):
+    """Records the largest tensor any operation produces."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("builder", [
+    lambda g: LieResNet(1, 1, g, k=8, num_layers=1, nbhd=8, fill=0.05, total_ds=0.5),
+    lambda g: LieTransformer(1, 1, g, dim=8, num_layers=1, heads=2, nbhd=8, kernel_dim=4),
+], ids=["LieResNet", "LieTransformer"])
+def test_no_quadratic_tensor(builder):
+    """At fixed nbhd the largest tensor of a forward+backward pass grows linearly in N, and no
+    B × N × N tensor exists once N exceeds the distance block."""
+    group = make_group("SE2")
+    model = builder(group)
+    largest = {}
+    for N in (1024, 4096):
+        x = torch.rand(1, N, 2) * 10
+        with MaxTensor() as probe:
+            model(x, torch.ones(1, N, 1), None).sum().backward()
+        largest[N] = probe.largest
+        assert probe.largest < N * N, (N, probe.largest)
+    assert largest[4096] <= 4.5 * largest[1024], largest
