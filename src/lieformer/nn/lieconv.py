@@ -18,8 +18,8 @@ from .norm import MaskedBatchNorm, NoNorm
 
 
 class WeightNet(nn.Module):
-    """Kernel MLP on pair features (B, M, K, P) → (B, M, K, m): layers × (Linear → masked
-    BatchNorm → Swish), widths P → hidden → … → m (LieConv: P → 32 → 32 → 16)."""
+    """Kernel MLP on pair features (B, M, K, P) → (B, M, K, m): layers × (Linear → BatchNorm over
+    the valid pairs → Swish), widths P → hidden → … → m (LieConv: P → 32 → 32 → 16)."""
 
     def __init__(self, in_dim: int, out_dim: int = 16, hidden: int = 32, layers: int = 3, batchnorm: bool = True):
         super().__init__()
@@ -29,10 +29,14 @@ class WeightNet(nn.Module):
         self.act = nn.SiLU()
 
     def forward(self, pairs: Tensor, mask: Tensor) -> Tensor:
-        x = pairs
+        """Runs on the valid pairs only (gathered), zeros elsewhere."""
+        flat_mask = mask.reshape(-1)
+        x = pairs.reshape(-1, pairs.shape[-1])[flat_mask]
+        rows = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         for linear, norm in zip(self.linears, self.norms):
-            x = self.act(norm(linear(x), mask))
-        return x
+            x = self.act(norm(linear(x), rows))
+        out = x.new_zeros(flat_mask.shape[0], x.shape[-1]).index_put((flat_mask,), x)
+        return out.view(*mask.shape, x.shape[-1])
 
 
 class LieConv(nn.Module):
@@ -92,9 +96,9 @@ class LieConv(nn.Module):
         nb = self.neighbourhood(lifted, query_idx, generator)
         mask = nb.mask & queries.mask.unsqueeze(-1)
         pairs = self.group.pair_features(lifted, nb.idx, query_idx)
-        w = self.weightnet(pairs, mask) * mask.unsqueeze(-1)  # (B, M, K, m)
+        w = self.weightnet(pairs, mask)  # (B, M, K, m), zero on invalid pairs
         f = gather_points(lifted.values, nb.idx)  # (B, M, K, c_in)
-        agg = torch.einsum("bmkc,bmkw->bmcw", f, w).flatten(2)
+        agg = (f.transpose(-1, -2) @ w).flatten(2)  # Σ_k f_jc w_jk: (B, M, c_in·m)
         if self.mean:
             agg = agg / mask.sum(-1, keepdim=True).clamp_min(1).to(agg.dtype)
         out = self.linear(agg)

@@ -6,37 +6,26 @@ import torch
 from torch import Tensor, nn
 
 
-class MaskedBatchNorm(nn.Module):
-    """BatchNorm over the last (channel) dimension of x (..., C), statistics from entries where
-    mask (...) is True only: padding neither shifts the statistics nor receives them.
+class MaskedBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the last (channel) dimension of x (..., C) with statistics from the entries
+    where mask (...) is True only: padding neither shifts the statistics nor receives them.
 
-    Training: biased batch variance for the output, unbiased for the running estimate (as
-    nn.BatchNorm1d); evaluation: running statistics.
+    The valid rows are gathered and go through the fused nn.BatchNorm1d kernel (biased batch
+    variance for the output, unbiased for the running estimate); padding outputs are zero. With
+    fewer than two valid rows in training the running statistics are used.
     """
 
-    def __init__(self, channels: int, eps: float = 1e-5, momentum: float = 0.1):
-        super().__init__()
-        self.eps, self.momentum = eps, momentum
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.register_buffer("running_mean", torch.zeros(channels))
-        self.register_buffer("running_var", torch.ones(channels))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        if self.training:
-            m = mask.unsqueeze(-1).to(x.dtype)
-            n = m.sum().clamp_min(1)
-            dims = tuple(range(x.dim() - 1))
-            mean = (x * m).sum(dims) / n
-            var = (((x - mean) ** 2) * m).sum(dims) / n
-            with torch.no_grad():
-                unbiased = var * n / (n - 1).clamp_min(1)
-                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
-                self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), self.momentum)
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
+        flat = x.reshape(-1, x.shape[-1])
+        rows = mask.reshape(-1)
+        if bool(rows.all()):
+            return super().forward(flat).view_as(x)
+        valid = flat[rows]
+        if self.training and valid.shape[0] < 2:
+            out = nn.functional.batch_norm(valid, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         else:
-            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-        y = (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
-        return torch.where(mask.unsqueeze(-1), y, torch.zeros((), dtype=y.dtype, device=y.device))
+            out = super().forward(valid)
+        return flat.new_zeros(flat.shape).index_put((rows,), out).view_as(x)
 
 
 class MaskedLayerNorm(nn.LayerNorm):

@@ -1,0 +1,121 @@
+"""Train-mode forward+backward time and peak memory of LieResNet and LieTransformer at the
+RotMNIST and QM9 configurations of DESIGN.md §7, against the original LieConv's figures.
+
+    .venv/bin/python benchmarks/layers.py            # every configuration, median of 7
+    .venv/bin/python benchmarks/layers.py --only rotmnist-T2 --repeats 3
+
+Each configuration runs in its own subprocess so that its peak RSS (ru_maxrss) is its own; the
+table prints seconds per step (median), the peak RSS of the whole process, and the ratios to the
+original LieConv numbers measured on the same machine kind (2 cores, torch 2.13 CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+
+import torch
+
+# name: (model, group, lift samples, model kwargs, data, original LieConv (s, GB) or None)
+ROTMNIST = dict(k=128, num_layers=6, nbhd=25, fill=0.1, total_ds=0.1)
+QM9_T3 = dict(k=1536, num_layers=6, nbhd=100, fill=1.0)
+QM9_SE3 = dict(k=1536, num_layers=6, nbhd=25, fill=0.5)
+LT_ROTMNIST = dict(dim=128, num_layers=6, heads=8, nbhd=25, fill=0.5, kernel_dim=16)
+LT_QM9 = dict(dim=1504, num_layers=6, heads=8, nbhd=25, fill=0.5, kernel_dim=6)
+CONFIGS = {
+    "rotmnist-T2": ("LieResNet", "T(2)", 1, ROTMNIST, "rotmnist", (1.98, 2.2)),
+    "rotmnist-SE2": ("LieResNet", "SE2(alpha=0.2)", 1, ROTMNIST, "rotmnist", (2.08, 2.2)),
+    "rotmnist-SE2x2": ("LieResNet", "SE2(alpha=0.2)", 2, ROTMNIST, "rotmnist", (9.34, 4.7)),
+    "qm9-T3": ("LieResNet", "T(3)", 1, QM9_T3, "qm9", (0.75, 1.1)),
+    "qm9-SE3x4": ("LieResNet", "SE3(alpha=0.2)", 4, QM9_SE3, "qm9", (6.06, 3.0)),
+    "lt-rotmnist-T2": ("LieTransformer", "T(2)", 1, LT_ROTMNIST, "rotmnist", None),
+    "lt-rotmnist-SE2": ("LieTransformer", "SE2(alpha=0.2)", 1, LT_ROTMNIST, "rotmnist", None),
+    "lt-qm9-T3": ("LieTransformer", "T(3)", 1, LT_QM9, "qm9", None),
+    "lt-qm9-SE3x4": ("LieTransformer", "SE3(alpha=0.2)", 4, LT_QM9, "qm9", None),
+}
+
+
+def rotmnist_batch(B: int = 25):
+    """25 images as point sets: the 28×28 pixel grid over [−14, 14]², radius < 15 (648 points)."""
+    t = torch.linspace(-14, 14, 28)
+    grid = torch.stack(torch.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
+    grid = grid[grid.norm(dim=-1) < 15]
+    coords = grid.expand(B, -1, -1).contiguous()
+    values = torch.rand(B, grid.shape[0], 1, generator=torch.Generator().manual_seed(0))
+    return coords, values, torch.ones(B, grid.shape[0], dtype=torch.bool), 10
+
+
+def qm9_batch(B: int = 32, atoms: int = 18):
+    """32 molecules of 18 atoms: Gaussian coordinates (Å scale), 15 one-hot-style features."""
+    gen = torch.Generator().manual_seed(0)
+    coords = 1.5 * torch.randn(B, atoms, 3, generator=gen)
+    values = torch.rand(B, atoms, 15, generator=gen)
+    return coords, values, torch.ones(B, atoms, dtype=torch.bool), 1
+
+
+def run_one(name: str, repeats: int, threads: int) -> dict:
+    from lieformer import LieResNet, LieTransformer
+
+    torch.set_num_threads(threads)
+    model_name, group, samples, kwargs, data, _ = CONFIGS[name]
+    coords, values, mask, outputs = rotmnist_batch() if data == "rotmnist" else qm9_batch()
+    cls = {"LieResNet": LieResNet, "LieTransformer": LieTransformer}[model_name]
+    torch.manual_seed(0)
+    model = cls(values.shape[-1], outputs, group, lift_samples=samples, **kwargs).train()
+    gen = torch.Generator().manual_seed(0)
+    times = []
+    for i in range(repeats + 1):  # one warm-up step
+        start = time.perf_counter()
+        out = model(coords, values, mask, generator=gen)
+        out.square().mean().backward()
+        model.zero_grad(set_to_none=True)
+        if i:
+            times.append(time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"name": name, "seconds": statistics.median(times), "peak_mb": peak_mb,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(CONFIGS), help="configurations to run (default all)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.child, args.repeats, args.threads)))
+        return
+    names = args.only or list(CONFIGS)
+    print(f"# {date.today()} · {platform.processor() or platform.machine()} · torch {torch.__version__} · "
+          f"{args.threads} threads · median of {args.repeats}, train-mode forward+backward\n")
+    print("| configuration | model | group | lift samples | s/step | peak RSS MB | vs original time | vs original memory |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--threads", str(args.threads)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode:
+            print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        model_name, group, samples, _, _, original = CONFIGS[name]
+        if original:
+            speed = f"{original[0] / r['seconds']:.1f}× faster"
+            memory = f"{r['peak_mb'] / (original[1] * 1024):.2f}×"
+        else:
+            speed = memory = "n/a"
+        print(f"| {name} | {model_name} | {group} | {samples} | {r['seconds']:.3f} | {r['peak_mb']:.0f} | {speed} | {memory} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
