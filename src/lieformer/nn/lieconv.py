@@ -10,7 +10,9 @@ maps c_in·m → c_out. No c_in × c_out matrix per pair is ever formed.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..groups.base import Lifted, LieGroup, gather_points
 from .neighbourhood import AdaptiveRadius, ball_neighbourhood, farthest_point_subsample, knn_neighbourhood
@@ -18,25 +20,45 @@ from .norm import MaskedBatchNorm, NoNorm
 
 
 class WeightNet(nn.Module):
-    """Kernel MLP on pair features (B, M, K, P) → (B, M, K, m): layers × (Linear → BatchNorm over
-    the valid pairs → Swish), widths P → hidden → … → m (LieConv: P → 32 → 32 → 16)."""
+    """Kernel MLP on the valid pair features (n, P) → (n, m): layers × (Linear → BatchNorm →
+    Swish), widths P → hidden → … → m (LieConv: P → 32 → 32 → 16).
+
+    `mlp` is side-effect free (batch statistics are returned, not written), so it can be
+    recomputed under activation checkpointing; `update_running_stats` applies them once.
+    """
 
     def __init__(self, in_dim: int, out_dim: int = 16, hidden: int = 32, layers: int = 3, batchnorm: bool = True):
         super().__init__()
         widths = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.out_dim = out_dim
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.norms = nn.ModuleList(MaskedBatchNorm(b) if batchnorm else NoNorm() for b in widths[1:])
-        self.act = nn.SiLU()
+        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:]) if batchnorm else None
 
-    def forward(self, pairs: Tensor, mask: Tensor) -> Tensor:
-        """Runs on the valid pairs only (gathered), zeros elsewhere."""
-        flat_mask = mask.reshape(-1)
-        x = pairs.reshape(-1, pairs.shape[-1])[flat_mask]
-        rows = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-        for linear, norm in zip(self.linears, self.norms):
-            x = self.act(norm(linear(x), rows))
-        out = x.new_zeros(flat_mask.shape[0], x.shape[-1]).index_put((flat_mask,), x)
-        return out.view(*mask.shape, x.shape[-1])
+    def mlp(self, x: Tensor, batch_stats: bool) -> tuple[Tensor, list[Tensor]]:
+        """(n, P) → ((n, m), [mean₁, var₁, …]); batch_stats: normalise with this batch's statistics
+        (training), else with the running ones."""
+        stats: list[Tensor] = []
+        for i, linear in enumerate(self.linears):
+            x = linear(x)
+            if self.norms is not None:
+                bn = self.norms[i]
+                if batch_stats and x.shape[0] > 1:
+                    var, mean = torch.var_mean(x.detach(), 0, correction=1)
+                    stats += [mean, var]
+                    x = F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
+                else:
+                    x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+            x = F.silu(x)
+        return x, stats
+
+    @torch.no_grad()
+    def update_running_stats(self, stats: list[Tensor]) -> None:
+        if self.norms is None or not stats:
+            return
+        for bn, mean, var in zip(self.norms, stats[0::2], stats[1::2]):
+            bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), bn.momentum)
+            bn.running_var.lerp_(var.to(bn.running_var.dtype), bn.momentum)
+            bn.num_batches_tracked += 1
 
 
 class LieConv(nn.Module):
@@ -47,6 +69,8 @@ class LieConv(nn.Module):
     training to contain a `fill` fraction of the points, or the `nbhd` nearest with knn=True.
     With mean=True the sum over neighbours is divided by their number *before* the final Linear
     (the original divides after it, bias included; ours keeps the bias a bias).
+    checkpoint=True recomputes the per-pair work (kernel MLP, gather, contraction) in the
+    backward pass instead of storing it: training memory O(M·c) instead of O(M·K·hidden).
     """
 
     def __init__(
@@ -62,6 +86,7 @@ class LieConv(nn.Module):
         kernel_dim: int = 16,
         kernel_hidden: int = 32,
         batchnorm: bool = True,
+        checkpoint: bool = False,
     ):
         super().__init__()
         if nbhd < 1:
@@ -69,6 +94,7 @@ class LieConv(nn.Module):
         if not 0.0 < ds_frac <= 1.0:
             raise ValueError(f"LieConv: ds_frac must lie in (0, 1], got {ds_frac}")
         self.group, self.nbhd, self.ds_frac, self.knn, self.mean = group, nbhd, ds_frac, knn, mean
+        self.checkpoint = checkpoint
         self.radius = AdaptiveRadius(min(fill, 1.0))
         self.weightnet = WeightNet(group.pair_dim, kernel_dim, kernel_hidden, batchnorm=batchnorm)
         self.linear = nn.Linear(in_channels * kernel_dim, out_channels)
@@ -88,6 +114,19 @@ class LieConv(nn.Module):
         self.radius.update(nb.fill)
         return nb
 
+    def aggregate(self, values: Tensor, idx: Tensor, pairs: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
+        """Σ_k f_j ⊗ k(ℓ_ij) over the valid neighbours: (B, M, c_in·m), then WeightNet statistics.
+
+        values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
+        the valid pairs only; the contraction over K is one batched matmul.
+        """
+        flat = mask.reshape(-1)
+        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat], self.training)
+        m = self.weightnet.out_dim
+        w = w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid).view(*mask.shape, m)
+        f = gather_points(values, idx)  # (B, M, K, c_in)
+        return ((f.transpose(-1, -2) @ w).flatten(2), *stats)
+
     def forward(self, lifted: Lifted, generator=None, query_idx: Tensor | None = None, queries: Lifted | None = None) -> Lifted:
         """Convolve lifted.values at the queries; query_idx/queries from subsample() (computed here
         if not given). Returns the query set carrying the new values (padding zeroed)."""
@@ -96,9 +135,12 @@ class LieConv(nn.Module):
         nb = self.neighbourhood(lifted, query_idx, generator)
         mask = nb.mask & queries.mask.unsqueeze(-1)
         pairs = self.group.pair_features(lifted, nb.idx, query_idx)
-        w = self.weightnet(pairs, mask)  # (B, M, K, m), zero on invalid pairs
-        f = gather_points(lifted.values, nb.idx)  # (B, M, K, c_in)
-        agg = (f.transpose(-1, -2) @ w).flatten(2)  # Σ_k f_jc w_jk: (B, M, c_in·m)
+        if self.checkpoint and self.training and torch.is_grad_enabled():
+            agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, use_reentrant=False)
+        else:
+            agg, *stats = self.aggregate(lifted.values, nb.idx, pairs, mask)
+        if self.training:
+            self.weightnet.update_running_stats(stats)
         if self.mean:
             agg = agg / mask.sum(-1, keepdim=True).clamp_min(1).to(agg.dtype)
         out = self.linear(agg)

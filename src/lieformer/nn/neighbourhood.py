@@ -19,7 +19,7 @@ from .randomness import draw_seed, uniform
 
 #: largest B × block × L distance block held at once (floats), and most queries per block:
 #: beyond BLOCK_ROWS points no B × L × L tensor exists at any time
-BLOCK_ELEMENTS = 1 << 22
+BLOCK_ELEMENTS = 1 << 20
 BLOCK_ROWS = 512
 
 
