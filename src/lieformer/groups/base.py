@@ -151,7 +151,7 @@ class LieGroup(ABC):
         """Raise ValueError if valid coordinates lie outside the space the group acts on."""
 
     def _sample_lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
-        """Stabilizer draws for lifting (B, N, S, rep, rep); groups may stratify."""
+        """Stabilizer draws for lifting (B, N, S, rep, rep): i.i.d. Haar; discrete lifts override."""
         return self.sample_stabilizer((B, N, S), generator=generator, dtype=dtype, device=device)
 
     def lift(
@@ -303,11 +303,3 @@ def rotation_2d(theta: Tensor) -> Tensor:
 def uniform_angle(shape, generator, dtype, device) -> Tensor:
     """θ ~ U[−π, π)."""
     return (2 * rand(shape, generator, dtype, device) - 1) * math.pi
-
-
-def stratified_angles(B: int, N: int, S: int, generator, dtype, device) -> Tensor:
-    """(B, N, S) angles 2πs/S + φ_n, φ_n ~ U[−π, π) once per point: each marginal is uniform and
-    the S samples of a point cover the circle evenly (LieConv's SE2 lift)."""
-    offset = uniform_angle((B, N, 1), generator, dtype, device)
-    grid = torch.arange(S, dtype=offset.dtype, device=device) * (2 * math.pi / S)
-    return torch.remainder(offset + grid + math.pi, 2 * math.pi) - math.pi
