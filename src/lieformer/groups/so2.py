@@ -39,16 +39,16 @@ def _sinc_terms(theta: Tensor) -> tuple[Tensor, Tensor]:
     t = torch.where(small, torch.ones_like(theta), theta)
     t2 = theta * theta
     a = torch.where(small, 1 - t2 / 6 + t2 * t2 / 120, torch.sin(t) / t)
-    b = torch.where(small, theta / 2 - theta * t2 / 24, (1 - torch.cos(t)) / t)
+    b = torch.where(small, theta / 2 - theta * t2 / 24, 2 * torch.sin(t / 2) ** 2 / t)  # 1 − cos t = 2 sin²(t/2)
     return a, b
 
 
 def _half_cot_terms(theta: Tensor) -> Tensor:
-    """(θ/2)·cot(θ/2) = (θ/2) sin θ / (1 − cos θ), series below _SMALL; finite on (−2π, 2π)."""
+    """(θ/2)·cot(θ/2), series below _SMALL; finite on (−2π, 2π). No 1 − cos θ (cancellation)."""
     small = theta.abs() < _SMALL
     t = torch.where(small, torch.ones_like(theta), theta)
     t2 = theta * theta
-    return torch.where(small, 1 - t2 / 12 - t2 * t2 / 720, (t / 2) * torch.sin(t) / (1 - torch.cos(t)))
+    return torch.where(small, 1 - t2 / 12 - t2 * t2 / 720, (t / 2) / torch.tan(t / 2))
 
 
 def se2_exp(a: Tensor) -> Tensor:

@@ -46,9 +46,9 @@ def _angle_and_square(w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 def rodrigues_coefficients(w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """A = sin θ/θ, B = (1 − cos θ)/θ², C = (θ − sin θ)/θ³ for θ = ‖w‖, series near 0."""
     theta, t2, small = _angle_and_square(w)
-    s, c = torch.sin(theta), torch.cos(theta)
+    s = torch.sin(theta)
     A = torch.where(small, 1 - t2 / 6 + t2 * t2 / 120, s / theta)
-    B = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - c) / (theta * theta))
+    B = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, 2 * (torch.sin(theta / 2) / theta) ** 2)
     C = torch.where(small, 1 / 6 - t2 / 120 + t2 * t2 / 5040, (theta - s) / (theta * t2.where(~small, torch.ones_like(t2))))
     return A, B, C
 
