@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .base import LieGroup, euclidean_distance, randn, uniform_angle
 from .registry import register
-from .so2 import _safe_direction_angle, angle_of, relative_angle
+from .so2 import angle_of, relative_angle
 
 
 def _scaled_rotation(log_r: Tensor, theta: Tensor) -> Tensor:
@@ -33,8 +33,9 @@ def _diag(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _safe_norm(coords: Tensor) -> Tensor:
+    """‖x‖, and 1 at x = 0 (sqrt never sees 0, so values and gradients stay finite there)."""
     r2 = (coords * coords).sum(-1)
-    return torch.where(r2 > 0, r2.clamp_min(1e-300).sqrt(), torch.ones_like(r2))
+    return torch.where(r2 > 0, r2, torch.ones_like(r2)).sqrt()
 
 
 @register
@@ -78,9 +79,8 @@ class RxSO2(LieGroup):
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         scale = (_log_radius(ua).unsqueeze(-1) - _log_radius(ub).unsqueeze(-2)).abs()
-        r_a = ua / _log_radius(ua).exp()[..., None, None]
-        r_b = ub / _log_radius(ub).exp()[..., None, None]
-        return self.alpha * relative_angle(r_a, r_b) + (1 - self.alpha) * scale
+        # atan2 ignores the common positive factor r_a·r_b, so the unnormalised matrices will do
+        return self.alpha * relative_angle(ua, ub) + (1 - self.alpha) * scale
 
 
 @register
@@ -132,7 +132,10 @@ class _PositiveQuadrant(LieGroup):
 
     def check_coords(self, coords: Tensor) -> None:
         if (coords <= 0).any():
-            raise ValueError(f"{self!r} acts on the positive quadrant: every valid coordinate must be > 0")
+            raise ValueError(
+                f"{type(self).__name__} acts on the positive quadrant (0, ∞)²: every coordinate of a valid "
+                f"point must be > 0, got min {coords.min().item():.4g}"
+            )
 
     def inv(self, g: Tensor) -> Tensor:
         return _diag(1 / g[..., 0, 0], 1 / g[..., 1, 1])
@@ -169,8 +172,8 @@ class RxSQ(_PositiveQuadrant):
         return self.exp(0.5 * randn((*shape, 2), generator, dtype, device))
 
     def section(self, coords: Tensor) -> Tensor:
-        l1, l2 = self._log_axes(coords)
-        return _diag(l1.exp(), l2.exp())
+        safe = torch.where(coords > 0, coords, torch.ones_like(coords))  # padding zeros → identity
+        return _diag(safe[..., 0], safe[..., 1])
 
     def orbit(self, coords: Tensor) -> Tensor:
         return coords.new_zeros(*coords.shape[:-1], 0)

@@ -39,7 +39,8 @@ def _sinc_terms(theta: Tensor) -> tuple[Tensor, Tensor]:
     t = torch.where(small, torch.ones_like(theta), theta)
     t2 = theta * theta
     a = torch.where(small, 1 - t2 / 6 + t2 * t2 / 120, torch.sin(t) / t)
-    b = torch.where(small, theta / 2 - theta * t2 / 24, 2 * torch.sin(t / 2) ** 2 / t)  # 1 − cos t = 2 sin²(t/2)
+    series_b = theta / 2 - theta * t2 / 24 + theta * t2 * t2 / 720
+    b = torch.where(small, series_b, 2 * torch.sin(t / 2) ** 2 / t)  # 1 − cos t = 2 sin²(t/2)
     return a, b
 
 
@@ -105,7 +106,9 @@ class SO2(LieGroup):
 
     def orbit(self, coords: Tensor) -> Tensor:
         r2 = (coords * coords).sum(-1, keepdim=True)
-        return torch.where(r2 > 0, r2.clamp_min(1e-300).sqrt(), torch.zeros_like(r2))
+        nonzero = r2 > 0
+        # sqrt only ever sees positive inputs, so x = 0 gets r = 0 with a finite (zero) gradient
+        return torch.where(nonzero, torch.where(nonzero, r2, torch.ones_like(r2)).sqrt(), torch.zeros_like(r2))
 
     def origin(self, orbits: Tensor) -> Tensor:
         return torch.cat([orbits, torch.zeros_like(orbits)], -1)
