@@ -3,5 +3,6 @@
 from .base import LiftingModel
 from .lieresnet import LieResNet
 from .lietransformer import LieTransformer
+from .set_transformer import SetTransformer
 
-__all__ = ["LieResNet", "LieTransformer", "LiftingModel"]
+__all__ = ["LieResNet", "LieTransformer", "LiftingModel", "SetTransformer"]

@@ -1,0 +1,221 @@
+"""Constellation counting (LieTransformer paper, DESIGN.md §5): count the patterns in a point cloud.
+
+Four pattern types — triangle, square, pentagon (regular polygons of unit circumradius, centred
+at (2, 2) before placement as in the original) and an L of five points — each with two slots;
+every slot is kept with probability ½ (at least one slot overall). Each kept pattern is rotated
+by U(−0.33π, 0.33π), translated by U[0, 24)², its corners jittered by N(0, 0.1²); the points are
+shuffled and the whole set is scaled into [−1, 1]². Labels: for each pattern type, how many
+copies are present (0, 1 or 2): four three-way classifications.
+
+Train and test sets come from independent seeds (the original regenerated its test set with the
+training seed, so the first 1,000 training examples *were* the test set); `make_splits` checks
+that no test example equals a training one. Sets are cached as .npz files named by a hash of
+their parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+PATTERN_NAMES = ("triangle", "square", "pentagon", "L")
+SLOTS_PER_PATTERN = 2
+MAX_POINTS = SLOTS_PER_PATTERN * (3 + 4 + 5 + 5)  # 34
+
+
+def pattern_templates() -> list[np.ndarray]:
+    """Corner coordinates of each pattern type before placement: (3,2), (4,2), (5,2), (5,2)."""
+    polygons = [np.stack([np.cos(2 * np.pi * np.arange(n) / n), np.sin(2 * np.pi * np.arange(n) / n)], -1) + 2.0
+                for n in (3, 4, 5)]
+    ell = np.array([[0.0, 2.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    return polygons + [ell]
+
+
+@dataclass(frozen=True)
+class ConstellationConfig:
+    n: int = 10_000
+    seed: int = 0
+    keep_prob: float = 0.5
+    max_rotation: float = 0.33 * math.pi
+    max_translation: float = 24.0
+    noise: float = 0.1
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def generate(cfg: ConstellationConfig) -> dict[str, np.ndarray]:
+    """coords (n, 34, 2) float32, mask (n, 34) bool, counts (n, 4) int64."""
+    rng = np.random.default_rng(cfg.seed)
+    templates = pattern_templates()
+    coords = np.zeros((cfg.n, MAX_POINTS, 2), np.float32)
+    mask = np.zeros((cfg.n, MAX_POINTS), bool)
+    counts = np.zeros((cfg.n, len(templates)), np.int64)
+    for i in range(cfg.n):
+        keep = rng.random((len(templates), SLOTS_PER_PATTERN)) < cfg.keep_prob
+        while not keep.any():
+            keep = rng.random((len(templates), SLOTS_PER_PATTERN)) < cfg.keep_prob
+        points = []
+        for p, template in enumerate(templates):
+            for slot in range(SLOTS_PER_PATTERN):
+                if not keep[p, slot]:
+                    continue
+                theta = rng.uniform(-cfg.max_rotation, cfg.max_rotation)
+                R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+                shift = rng.uniform(0, cfg.max_translation, 2)
+                points.append(template @ R.T + shift + rng.normal(0, cfg.noise, template.shape))
+                counts[i, p] += 1
+        pts = np.concatenate(points)[rng.permutation(sum(len(q) for q in points))]
+        lo, hi = pts.min(0), pts.max(0)
+        centre, half = (lo + hi) / 2, max((hi - lo).max() / 2, 1e-6)
+        coords[i, : len(pts)] = (pts - centre) / half
+        mask[i, : len(pts)] = True
+    return {"coords": coords, "mask": mask, "counts": counts}
+
+
+def load_or_generate(cfg: ConstellationConfig, cache_dir: str | Path | None) -> dict[str, np.ndarray]:
+    """generate(cfg), cached at cache_dir/constellation-<hash>.npz (content-addressed)."""
+    if cache_dir is None:
+        return generate(cfg)
+    path = Path(cache_dir) / f"constellation-{cfg.key()}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return {k: data[k] for k in ("coords", "mask", "counts")}
+    data = generate(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per process: concurrent writers never collide
+    np.savez_compressed(tmp, **data)
+    tmp.replace(path)  # atomic: an interrupted run leaves no half-written cache
+    return data
+
+
+def transform_split(data: dict[str, np.ndarray], variant: str, seed: int) -> dict[str, np.ndarray]:
+    """Test variants of the paper's table: "D" as generated, "T2" each set translated by a random
+    vector of norm 10, "SE2" rotated by U[0, 2π) about the origin and then translated likewise."""
+    if variant == "D":
+        return data
+    rng = np.random.default_rng(seed)
+    n = len(data["coords"])
+    direction = rng.uniform(0, 2 * np.pi, n)
+    shift = 10 * np.stack([np.cos(direction), np.sin(direction)], -1)[:, None]
+    coords = data["coords"].astype(np.float64)
+    if variant == "SE2":
+        theta = rng.uniform(0, 2 * np.pi, n)
+        c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+        coords = np.stack([c * coords[..., 0] - s * coords[..., 1], s * coords[..., 0] + c * coords[..., 1]], -1)
+    elif variant != "T2":
+        raise ValueError(f"unknown test variant {variant!r}; choose D, T2 or SE2")
+    coords = np.where(data["mask"][..., None], coords + shift, 0.0).astype(np.float32)
+    return {**data, "coords": coords}
+
+
+def assert_disjoint(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> None:
+    """No test point set equals a training one (the original's leak)."""
+    def keys(d):
+        return {hashlib.sha1(np.round(c[m], 5).tobytes()).hexdigest() for c, m in zip(d["coords"], d["mask"])}
+
+    overlap = keys(train) & keys(test)
+    if overlap:
+        raise AssertionError(f"{len(overlap)} test examples also appear in the training set")
+
+
+class PointSetDataset(Dataset):
+    """(coords (N, 2), values (N, c), mask (N,), counts (4,)) items of a generated split.
+
+    features: "ones" (a constant: all information comes through the coordinates, the honest test
+    of the group machinery), "coords" (coordinates as values too: for non-equivariant baselines)
+    or "distances" (each point's sorted distances to the others: the paper's invariant input).
+    """
+
+    def __init__(self, data: dict[str, np.ndarray], features: str = "ones"):
+        self.coords = torch.from_numpy(data["coords"])
+        self.mask = torch.from_numpy(data["mask"])
+        self.counts = torch.from_numpy(data["counts"])
+        self.values = point_features(self.coords, self.mask, features)
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    def __getitem__(self, i: int):
+        return self.coords[i], self.values[i], self.mask[i], self.counts[i]
+
+
+FEATURES = ("ones", "coords", "distances")
+
+
+def point_features(coords: Tensor, mask: Tensor, features: str) -> Tensor:
+    if features == "ones":
+        return mask.unsqueeze(-1).float()
+    if features == "coords":
+        return coords * mask.unsqueeze(-1)
+    if features == "distances":
+        d = torch.cdist(coords, coords, compute_mode="donot_use_mm_for_euclid_dist")
+        d = d.masked_fill(~mask.unsqueeze(1), float("inf"))
+        d = d.sort(-1).values[..., 1:]  # drop the zero self-distance
+        return torch.where(torch.isinf(d), torch.zeros_like(d), d) * mask.unsqueeze(-1)
+    raise ValueError(f"unknown features {features!r}; choose one of {FEATURES}")
+
+
+def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir) -> dict[str, dict[str, np.ndarray]]:
+    """Train / validation / test from three independent seeds derived from `seed`; checked disjoint."""
+    seeds = np.random.SeedSequence(seed).generate_state(3)
+    splits = {
+        name: load_or_generate(ConstellationConfig(n=n, seed=int(s)), cache_dir)
+        for name, n, s in zip(("train", "val", "test"), (n_train, n_val, n_test), seeds)
+    }
+    assert_disjoint(splits["train"], splits["test"])
+    assert_disjoint(splits["train"], splits["val"])
+    return splits
+
+
+import lightning as L  # noqa: E402  (the data above needs no Lightning)
+from torch.utils.data import DataLoader  # noqa: E402
+
+
+class ConstellationData(L.LightningDataModule):
+    """Constellation splits for Lightning: validation and test on the D, T2 and SE2 variants
+    (one dataloader each, in that order). Shuffling draws from the global RNG, which
+    seed_everything fixes and checkpoints restore."""
+
+    def __init__(self, n_train: int = 10_000, n_val: int = 1_000, n_test: int = 1_000, seed: int = 0,
+                 features: str = "ones", batch_size: int = 64, cache_dir: str | None = "data_cache",
+                 variants: tuple[str, ...] = ("D", "T2", "SE2"), num_workers: int = 0):
+        super().__init__()
+        if features not in FEATURES:
+            raise ValueError(f"data.features: unknown features {features!r}; choose one of {FEATURES}")
+        self.save_hyperparameters()
+
+    def prepare_data(self) -> None:
+        """Generate and cache the splits once (Lightning calls this on one process per node)."""
+        hp = self.hparams
+        make_splits(hp.n_train, hp.n_val, hp.n_test, hp.seed, hp.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if hasattr(self, "train_set"):
+            return
+        hp = self.hparams
+        splits = make_splits(hp.n_train, hp.n_val, hp.n_test, hp.seed, hp.cache_dir)
+        self.train_set = PointSetDataset(splits["train"], hp.features)
+        self.val_sets = [PointSetDataset(transform_split(splits["val"], v, hp.seed + 101), hp.features) for v in hp.variants]
+        self.test_sets = [PointSetDataset(transform_split(splits["test"], v, hp.seed + 202), hp.features) for v in hp.variants]
+
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers)
+
+    def train_dataloader(self):
+        return self._loader(self.train_set, True)
+
+    def val_dataloader(self):
+        return [self._loader(d, False) for d in self.val_sets]
+
+    def test_dataloader(self):
+        return [self._loader(d, False) for d in self.test_sets]

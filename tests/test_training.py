@@ -1,0 +1,164 @@
+"""Training stack: the CLI's errors, resuming a killed run, two-process DDP, invariance of the
+trained classifier on moved test sets (issue 4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lieformer.cli import main
+from lieformer.data.constellation import PointSetDataset, generate, ConstellationConfig, transform_split
+from lieformer.tasks.classification import PointSetClassifier
+from lieformer.testing import transformed_inputs
+
+TINY = {
+    "seed_everything": 0,
+    "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 1,
+                "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0},
+    "model": {"network": "LieTransformer", "group": "SE2(alpha=0.2)", "in_channels": 1,
+              "network_args": {"dim": 16, "num_layers": 1, "heads": 2, "nbhd": 8, "kernel_dim": 8}, "lr": 0.003},
+    "data": {"n_train": 48, "n_val": 16, "n_test": 16, "features": "ones", "batch_size": 16},
+}
+
+
+def write_config(tmp_path: Path, root: str, **changes) -> Path:
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    for key, value in changes.items():
+        section, field = key.split(".", 1)
+        config[section][field] = value
+    config["trainer"]["default_root_dir"] = str(tmp_path / root)
+    config["data"]["cache_dir"] = str(tmp_path / "cache")
+    path = tmp_path / f"{root}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_unknown_group_is_a_one_line_error(tmp_path, capsys):
+    config = write_config(tmp_path, "bad_group")
+    code, err = run_cli(["fit", "--config", str(config), "--model.group", "SE5(alpha=0.2)"], capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and "model.group" in lines[0] and "unknown group 'SE5'" in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("trainer.max_epochs", "three", "trainer.max_epochs"),
+    ("model.no_such_option", 1, "no_such_option"),
+    ("data.features", "colour", "data.features"),
+])
+def test_malformed_config_is_a_one_line_error(tmp_path, capsys, field, value, expected):
+    config = write_config(tmp_path, "bad", **{field: value})
+    code, err = run_cli(["fit", "--config", str(config)], capsys)
+    assert code == 2 and "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and expected in lines[0], err
+
+
+def final_state(root: Path):
+    ckpt = torch.load(root / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return ckpt["state_dict"], ckpt["epoch"]
+
+
+KILLER = textwrap.dedent("""
+    import os, sys
+    from lightning.pytorch.callbacks import Callback
+    import lieformer.cli as cli
+
+    class Kill(Callback):
+        def on_train_epoch_start(self, trainer, module):
+            if trainer.current_epoch == 2:  # epoch 2's checkpoint is written: die without cleanup
+                os._exit(17)
+
+    original = cli.LieformerCLI.instantiate_trainer
+    def with_kill(self, **kwargs):
+        trainer = original(self, **kwargs)
+        trainer.callbacks.insert(0, Kill())
+        return trainer
+    cli.LieformerCLI.instantiate_trainer = with_kill
+    cli.main(sys.argv[1:])
+""")
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    """Kill a run hard after its second epoch, resume from last.ckpt: the final weights equal an
+    uninterrupted run's with the same seed."""
+    full = write_config(tmp_path, "full")
+    main(["fit", "--config", str(full)])
+    killed = write_config(tmp_path, "killed")
+    proc = subprocess.run([sys.executable, "-c", KILLER, "fit", "--config", str(killed)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 17, proc.stderr[-2000:]
+    _, epoch = final_state(tmp_path / "killed")
+    assert epoch == 1
+    main(["fit", "--config", str(killed), "--ckpt_path", "last"])
+    a, epoch_a = final_state(tmp_path / "full")
+    b, epoch_b = final_state(tmp_path / "killed")
+    assert epoch_a == epoch_b == 2
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-6, msg=key)
+    metrics = (tmp_path / "killed" / "logs" / "metrics.csv").read_text()
+    assert "val/D/exact" in metrics
+
+
+def test_ddp_two_cpu_processes(tmp_path):
+    config = write_config(tmp_path, "ddp")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lieformer.cli", "fit", "--config", str(config), "--trainer.devices", "2",
+         "--trainer.strategy", "ddp", "--trainer.max_epochs", "2"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state, epoch = final_state(tmp_path / "ddp")
+    assert epoch == 1 and all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
+
+
+def test_se2_classifier_is_invariant_on_moved_test_sets():
+    """Predictions of the SE2 LieTransformer on the SE2 test variant equal those on the plain one
+    (given the compensating lift), so its accuracies are equal; the Set Transformer's change."""
+    torch.manual_seed(0)
+    data = generate(ConstellationConfig(n=40, seed=9))
+    plain = PointSetDataset(data, "ones")
+    moved = PointSetDataset(transform_split(data, "SE2", 3), "ones")
+    lt = PointSetClassifier("LieTransformer", "SE2(alpha=0.2)", 1, network_args=TINY["model"]["network_args"]).double().eval()
+    group = lt.net.group
+    x, v, m = plain.coords.double(), plain.values.double(), plain.mask
+    gx_data = moved.coords.double()
+    # the rigid motion per set, recovered from two points (the data module applied it)
+    g = torch.zeros(len(x), 3, 3, dtype=torch.float64)
+    d0, d1 = x[:, 1] - x[:, 0], gx_data[:, 1] - gx_data[:, 0]
+    theta = torch.atan2(d1[:, 1], d1[:, 0]) - torch.atan2(d0[:, 1], d0[:, 0])
+    R = torch.stack([torch.stack([theta.cos(), -theta.sin()], -1), torch.stack([theta.sin(), theta.cos()], -1)], -2)
+    g[:, :2, :2], g[:, 2, 2] = R, 1
+    g[:, :2, 2] = gx_data[:, 0] - (R @ x[:, 0].unsqueeze(-1)).squeeze(-1)
+    h = group._sample_lift_stabilizer(len(x), x.shape[1], 1, torch.Generator().manual_seed(0), torch.float64, None)
+    gx, gh = transformed_inputs(group, g, x, m, h)
+    torch.testing.assert_close(gx[m], gx_data[m], atol=1e-5, rtol=0)
+    with torch.no_grad():
+        pred = lt.net(x, v, m, stabilizer=h).view(-1, 4, 3).argmax(-1)
+        pred_moved = lt.net(gx, v, m, stabilizer=gh).view(-1, 4, 3).argmax(-1)
+    assert torch.equal(pred, pred_moved)
+    targets = plain.counts
+    assert (pred == targets).all(-1).float().mean() == (pred_moved == targets).all(-1).float().mean()
+
+    st = PointSetClassifier("SetTransformer", in_channels=2, network_args={"dim": 32, "encoder_blocks": 1,
+                                                                          "decoder_blocks": 1}).eval()
+    with torch.no_grad():
+        logits = st(plain.coords, plain.coords, plain.mask)
+        logits_moved = st(moved.coords, moved.coords, moved.mask)
+    assert (logits - logits_moved).abs().max() > 1e-2  # not invariant
