@@ -188,3 +188,32 @@ def test_eval_lift_averaging_reduces_variance():
     torch.manual_seed(4)
     reference = small_transformer(group).double()
     assert spread(8) < 0.6 * spread(1)
+
+
+@pytest.mark.parametrize("builder", [small_resnet, small_transformer], ids=["LieResNet", "LieTransformer"])
+@pytest.mark.parametrize("spec", ["SE2", "SO3", "T(2)", "RxSO2"])
+def test_centroid_frame_lift_is_invariant_without_compensation(builder, spec, dtype):
+    """With lift_frame="centroid" the model itself is exactly invariant: model(g·x) = model(x)
+    for a plain transformed input, no stabilizer passed."""
+    torch.manual_seed(5)
+    group = make_group(spec)
+    model = builder(group, lift_samples=2, lift_frame="centroid").to(dtype).eval()
+    x, v, mask = batch(group, dtype)
+    g = group.sample((2,), generator=torch.Generator().manual_seed(1), dtype=dtype)
+    gx = torch.where(mask.unsqueeze(-1), group.act(g, x), x)
+    out = model(x, v, mask, generator=torch.Generator().manual_seed(0))
+    out_g = model(gx, v, mask, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out_g, out, atol=rtol_for(dtype) * 10, rtol=rtol_for(dtype) * 10)
+    # and a random-lift model is not (its lift draws are not tied to the input)
+    if spec in ("SE2", "SO3"):
+        rand = builder(group, lift_samples=2).to(dtype).eval()
+        a = rand(x, v, mask, generator=torch.Generator().manual_seed(0))
+        b = rand(gx, v, mask, generator=torch.Generator().manual_seed(0))
+        assert (a - b).abs().max() > 1e-6
+
+
+def test_centroid_frame_needs_a_frame():
+    with pytest.raises(ValueError, match="no equivariant frame"):
+        small_transformer("SE3", lift_frame="centroid")
+    with pytest.raises(ValueError, match="lift_frame"):
+        small_transformer("SE2", lift_frame="canonical")

@@ -198,3 +198,20 @@ def test_no_quadratic_tensor(builder):
         largest[N] = probe.largest
         assert probe.largest < N * N, (N, probe.largest)
     assert largest[4096] <= 4.5 * largest[1024], largest
+
+
+@pytest.mark.parametrize("angle", [math.pi / 2, 0.7])
+def test_fps_ties_on_a_grid_break_invariantly(angle):
+    """On a pixel grid many candidates are exactly equally far; a rotated grid must still give
+    the same farthest-point sequence (and without rounding it does not)."""
+    ticks = torch.arange(9, dtype=torch.float32) - 4
+    x = torch.stack(torch.meshgrid(ticks, ticks, indexing="ij"), -1).reshape(1, -1, 2)
+    R = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    group, lifted = lift_points(x)
+    _, lifted_r = lift_points(x @ R.T + torch.tensor([0.3, -1.1]))
+
+    def fps(lf, tol):
+        return farthest_point_subsample(group, lf, 0.3, torch.Generator().manual_seed(0), tie_tolerance=tol)[0].tolist()
+
+    assert fps(lifted, 1e-5) == fps(lifted_r, 1e-5)
+    assert fps(lifted, 1e-300) != fps(lifted_r, 1e-300)

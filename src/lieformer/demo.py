@@ -10,8 +10,11 @@ agree; the Set Transformer sees raw coordinates and loses accuracy on the moved 
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
+
+import yaml
 
 from .cli import LieformerCLI
 from .data.constellation import ConstellationData
@@ -26,6 +29,8 @@ CONFIGS = {
 
 def run(name: str, config: str, overrides: list[str]) -> tuple[dict, Path, float]:
     start = time.time()
+    root = Path(yaml.safe_load(Path(config).read_text())["trainer"]["default_root_dir"])
+    shutil.rmtree(root, ignore_errors=True)  # a fresh run each time: no stale checkpoints or logs
     cli = LieformerCLI(PointSetClassifier, ConstellationData, seed_everything_default=0, run=False,
                        args=["--config", config, "--trainer.enable_model_summary", "false", *overrides],
                        save_config_kwargs={"overwrite": True})

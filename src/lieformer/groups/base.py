@@ -69,6 +69,8 @@ class LieGroup(ABC):
     space_dim: int  # d of the input points
     #: discrete lifts (SE2Canonical) always lift onto the same number of samples
     fixed_lift_samples: int | None = None
+    #: the stabilizer of every orbit representative is {e}: lifts are deterministic already
+    trivial_stabilizer: bool = False
 
     def __init__(self, alpha: float = 0.2):
         if not 0.0 <= float(alpha) <= 1.0:
@@ -153,6 +155,19 @@ class LieGroup(ABC):
     def _sample_lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
         """Stabilizer draws for lifting (B, N, S, rep, rep): i.i.d. Haar; discrete lifts override."""
         return self.sample_stabilizer((B, N, S), generator=generator, dtype=dtype, device=device)
+
+    def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
+        """Stabilizer draws (B, N, S, rep, rep) that make the lift equivariant by construction:
+        h(g·X) = h_g(x)·h(X) for every g, so lift(g·X) = g·lift(X) with no compensation.
+
+        Built from an equivariant frame of the whole set (e.g. the direction to its centroid);
+        the S samples of a point are spread by the golden angle, so none is exactly π from
+        another (where log is discontinuous). Groups with trivial stabilizers return identities.
+        """
+        if self.trivial_stabilizer:
+            B, N, _ = coords.shape
+            return self.identity((B, N, n_samples), coords.dtype, coords.device)
+        raise NotImplementedError(f"{self!r} has no equivariant frame lift; use random lifts")
 
     def lift(
         self,
@@ -303,3 +318,14 @@ def rotation_2d(theta: Tensor) -> Tensor:
 def uniform_angle(shape, generator, dtype, device) -> Tensor:
     """θ ~ U[−π, π)."""
     return (2 * rand(shape, generator, dtype, device) - 1) * math.pi
+
+
+GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # 2.39996…: k·γ mod 2π stays > 0.04 from π for k < 20
+
+
+def centroid_directions(coords: Tensor, mask: Tensor) -> Tensor:
+    """x̄ − x_n (B, N, d), x̄ the centroid of the valid points: an equivariant vector field
+    (rotated with the set, unchanged by translations)."""
+    m = mask.unsqueeze(-1).to(coords.dtype)
+    centroid = (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
+    return centroid - coords

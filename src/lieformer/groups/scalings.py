@@ -46,6 +46,8 @@ class RxSO2(LieGroup):
     distance: α|Δθ| + (1−α)|Δ log r| (LieConv). sample: log r ~ N(0, 0.5²), θ uniform.
     """
 
+    trivial_stabilizer = True
+
     lie_dim, rep_dim, q_dim, space_dim = 2, 2, 0, 2
 
     def exp(self, a: Tensor) -> Tensor:
@@ -92,6 +94,8 @@ class Rx(LieGroup):
     direction is continuous. distance: α|Δ log r| + (1−α)‖Δq‖. sample: log r ~ N(0, 0.5²).
     """
 
+    trivial_stabilizer = True
+
     lie_dim, rep_dim, q_dim, space_dim = 1, 2, 2, 2
 
     def exp(self, a: Tensor) -> Tensor:
@@ -127,6 +131,8 @@ class Rx(LieGroup):
 
 class _PositiveQuadrant(LieGroup):
     """Diagonal groups acting on the open positive quadrant (0, ∞)²."""
+
+    trivial_stabilizer = True
 
     space_dim, rep_dim = 2, 2
 

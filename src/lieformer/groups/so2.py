@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .affine import affine_act, homogeneous, orthogonal_affine_inv, split, translation
 from .base import (
-    Lifted, LieGroup, euclidean_distance, gather_points, randn, rotation_2d, uniform_angle,
+    GOLDEN_ANGLE, centroid_directions, Lifted, LieGroup, euclidean_distance, gather_points, randn, rotation_2d, uniform_angle,
 )
 from .registry import register
 
@@ -86,6 +86,8 @@ class SO2(LieGroup):
 
     distance: α|Δθ| + (1−α)|r_a − r_b|/(r_a + r_b + 1e-3), as in LieConv.
     """
+
+    trivial_stabilizer = True
 
     lie_dim, rep_dim, q_dim, space_dim = 1, 2, 1, 2
 
@@ -167,6 +169,12 @@ class SE2(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self._rotations(uniform_angle(shape, generator, dtype, device))
 
+
+    def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
+        """R(φ_n + kγ): φ_n the angle of x̄ − x_n (γ the golden angle); see LieGroup.frame_stabilizer."""
+        phi = _safe_direction_angle(centroid_directions(coords, mask))
+        k = torch.arange(n_samples, dtype=coords.dtype, device=coords.device)
+        return self._rotations(phi.unsqueeze(-1) + GOLDEN_ANGLE * k)
 
     def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
         ui, _ = self._queries(lifted, idx, query_idx)

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import LieGroup, randn, uniform_angle
+from .base import GOLDEN_ANGLE, LieGroup, centroid_directions, randn, uniform_angle
 from .registry import register
 
 _SMALL = 0.1  # angle below which Taylor series replace the closed forms
@@ -200,6 +200,16 @@ class SO3(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return rotation_about_z(uniform_angle(shape, generator, dtype, device))
 
+
+    def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
+        """R_z(φ_n + kγ), φ_n the azimuth of s(x_n)ᵀ(x̄ − x_n): the direction to the centroid seen
+        in the point's own frame; see LieGroup.frame_stabilizer."""
+        local = (self.section(coords).transpose(-1, -2) @ centroid_directions(coords, mask).unsqueeze(-1)).squeeze(-1)
+        zero = (local[..., 0] == 0) & (local[..., 1] == 0)
+        phi = torch.atan2(torch.where(zero, torch.zeros_like(local[..., 1]), local[..., 1]),
+                          torch.where(zero, torch.ones_like(local[..., 0]), local[..., 0]))
+        k = torch.arange(n_samples, dtype=coords.dtype, device=coords.device)
+        return rotation_about_z(phi.unsqueeze(-1) + GOLDEN_ANGLE * k)
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         angle = relative_angle(ua, ub)

@@ -21,6 +21,8 @@ class T(LieGroup):
     sample: t ~ N(0, I).
     """
 
+    trivial_stabilizer = True
+
     q_dim = 0
 
     def __init__(self, d: int = 2, alpha: float = 0.2):
@@ -73,6 +75,8 @@ class T(LieGroup):
 
 class _AxisTranslation(LieGroup):
     """Translations of R² along one axis; the other coordinate is the orbit identifier."""
+
+    trivial_stabilizer = True
 
     lie_dim, rep_dim, q_dim, space_dim = 1, 3, 1, 2
     axis: int
@@ -135,6 +139,8 @@ class Trivial(LieGroup):
 
     Elements are the 1×1 identity; pair features are [x_i, x_j]; distance ‖x_i − x_j‖.
     """
+
+    trivial_stabilizer = True
 
     lie_dim, rep_dim = 0, 1
 

@@ -36,8 +36,9 @@ class LieResNet(LiftingModel):
         pool: str = "mean",
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
+        lift_frame: str = "random",
     ):
-        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws)
+        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
         if not 0.0 < total_ds <= 1.0:
             raise ValueError(f"LieResNet: total_ds must lie in (0, 1], got {total_ds}")
         ds = total_ds ** (1 / num_layers)

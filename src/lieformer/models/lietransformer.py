@@ -41,8 +41,9 @@ class LieTransformer(LiftingModel):
         pool: str = "mean",
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
+        lift_frame: str = "random",
     ):
-        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws)
+        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
         if not 0.0 < fill <= 1.0:
             raise ValueError(f"LieTransformer: fill must lie in (0, 1], got {fill}")
         self.nbhd, self.candidates, self.pool = nbhd, int(nbhd / fill), pool

@@ -177,6 +177,7 @@ def farthest_point_subsample(
     lifted: Lifted,
     fraction: float,
     generator: torch.Generator | None = None,
+    tie_tolerance: float = 1e-5,
 ) -> tuple[Tensor, Tensor]:
     """Farthest-point subsampling in the group distance: (idx (B, M), mask (B, M)).
 
@@ -196,15 +197,21 @@ def farthest_point_subsample(
     # -1: padding (never chosen); -0.5: chosen; else distance to the chosen set
     nearest = torch.where(lifted.mask, torch.inf, -1.0).to(torch.float64)
     chosen = torch.empty(B, M, dtype=torch.long, device=device)
+    tie_noise = 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
+    scale = None
     for i in range(M):
         chosen[:, i] = current
         d = group.distance(
             lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
             lifted.elements, lifted.orbits,
         )[:, 0].double()
+        if scale is None:  # distances are compared after rounding to 1e-5 of the set's extent
+            scale = torch.where(lifted.mask, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
         nearest = torch.where(nearest >= 0, torch.minimum(nearest, d), nearest)
         nearest[rows, current] = -0.5
-        current = nearest.argmax(-1)
+        # exact ties (grids, symmetric lifts) differ in the last bits after a transformation:
+        # round, then break them by counter-based noise, which is the same for both inputs
+        current = torch.where(nearest >= 0, torch.floor(nearest / scale) + tie_noise, nearest).argmax(-1)
     slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
     chosen = torch.where(slot_mask, chosen, chosen[:, :1])
     return chosen, slot_mask
