@@ -274,7 +274,7 @@ def test_lift_is_exactly_equivariant(group, dtype):
     hg = group.compensating_stabilizer(g, x)
     if isinstance(group, SE2Canonical):
         a = group.lift(x, v, mask, n_samples=1)  # the fixed grid
-        h = group._sample_lift_stabilizer(B, N, group.L, None, dtype, None)
+        h = group.lift_stabilizer(B, N, group.L, None, dtype, None)
         torch.testing.assert_close(a.elements, group.lift(x, v, mask, stabilizer=h).elements)
     else:
         h = group.sample_stabilizer((B, N, S), generator=gen, dtype=dtype)

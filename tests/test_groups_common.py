@@ -108,7 +108,7 @@ def test_lift_is_exactly_equivariant(spec, dtype):
     v = torch.randn(B, N, 2, generator=gen, dtype=dtype)
     mask = torch.ones(B, N, dtype=torch.bool)
     s = group.fixed_lift_samples or S
-    h = group._sample_lift_stabilizer(B, N, s, gen, dtype, None)
+    h = group.lift_stabilizer(B, N, s, gen, dtype, None)
     g = random_element(group, (B,), generator=gen, dtype=dtype)
     gx, gh = transformed_inputs(group, g, x, mask, h)
     a = group.lift(x, v, mask, s, stabilizer=h)

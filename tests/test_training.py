@@ -146,7 +146,7 @@ def test_se2_classifier_is_invariant_on_moved_test_sets():
     R = torch.stack([torch.stack([theta.cos(), -theta.sin()], -1), torch.stack([theta.sin(), theta.cos()], -1)], -2)
     g[:, :2, :2], g[:, 2, 2] = R, 1
     g[:, :2, 2] = gx_data[:, 0] - (R @ x[:, 0].unsqueeze(-1)).squeeze(-1)
-    h = group._sample_lift_stabilizer(len(x), x.shape[1], 1, torch.Generator().manual_seed(0), torch.float64, None)
+    h = group.lift_stabilizer(len(x), x.shape[1], 1, torch.Generator().manual_seed(0), torch.float64, None)
     gx, gh = transformed_inputs(group, g, x, m, h)
     torch.testing.assert_close(gx[m], gx_data[m], atol=1e-5, rtol=0)
     with torch.no_grad():

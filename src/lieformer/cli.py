@@ -15,23 +15,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from .data.constellation import ConstellationData
 from .tasks.classification import PointSetClassifier
+from .tasks.plots import plot_constellations
 
 
 class PlotsAtEnd(Callback):
-    """After fit and test, draw a grid of test constellations with true and predicted counts."""
+    """After testing, draw a grid of test constellations (per test variant) with true and predicted counts."""
 
     def __init__(self, n: int = 16):
         self.n = n
 
     def _plot(self, trainer, module) -> None:
-        from .tasks.plots import plot_constellations
-
         dm = trainer.datamodule
         if dm is None or not hasattr(dm, "test_sets") or trainer.global_rank != 0:
             return
@@ -39,17 +39,20 @@ class PlotsAtEnd(Callback):
             coords, values, mask, counts = (t[: self.n] for t in (dataset.coords, dataset.values, dataset.mask, dataset.counts))
             was_training = module.training
             module.eval()
-            import torch
-
             with torch.no_grad():
                 pred = module(coords.to(module.device), values.to(module.device), mask.to(module.device)).argmax(-1).cpu()
             module.train(was_training)
             plot_constellations(coords.numpy(), mask.numpy(), counts.numpy(), pred.numpy(),
                                 Path(trainer.default_root_dir) / f"constellations_{name}.png",
-                                title=f"{module.hparams.network} ({module.hparams.group}) on the {name} test set")
+                                title=f"{module.net.__class__.__name__}{_group_label(module.net)} on the {name} test set")
 
     def on_test_end(self, trainer, module) -> None:
         self._plot(trainer, module)
+
+
+def _group_label(net) -> str:
+    group = getattr(net, "group", None)
+    return f" ({group!r})" if group is not None else ""
 
 
 class LieformerCLI(LightningCLI):

@@ -83,7 +83,7 @@ def assert_equivariant(
     gen = torch.Generator(device=device).manual_seed(seed + 1)
     if g is None:
         g = random_element(group, (B,), generator=gen, dtype=dtype, device=device)
-    h = group._sample_lift_stabilizer(B, N, S, gen, dtype, device)
+    h = group.lift_stabilizer(B, N, S, gen, dtype, device)
     gx, gh = transformed_inputs(group, g, coords, mask, h)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     out = _run(model, coords, values, mask, h, seed, state)
@@ -113,7 +113,7 @@ def assert_padding_invariant(
     B, N, d = coords.shape
     S = lift_samples_of(model, group)
     gen = torch.Generator(device=coords.device).manual_seed(seed + 2)
-    h = group._sample_lift_stabilizer(B, N + n_pad, S, gen, coords.dtype, coords.device)
+    h = group.lift_stabilizer(B, N + n_pad, S, gen, coords.dtype, coords.device)
     junk = lambda *shape: 100 * torch.randn(*shape, generator=gen, dtype=coords.dtype, device=coords.device)  # noqa: E731
     pad_coords = torch.cat([coords, junk(B, n_pad, d).abs() + 1], 1)
     pad_values = torch.cat([values, junk(B, n_pad, values.shape[-1])], 1)

@@ -22,10 +22,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 PATTERN_NAMES = ("triangle", "square", "pentagon", "L")
 SLOTS_PER_PATTERN = 2
@@ -176,9 +177,6 @@ def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir) -> 
     assert_disjoint(splits["train"], splits["val"])
     return splits
 
-
-import lightning as L  # noqa: E402  (the data above needs no Lightning)
-from torch.utils.data import DataLoader  # noqa: E402
 
 
 class ConstellationData(L.LightningDataModule):

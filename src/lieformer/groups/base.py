@@ -152,7 +152,7 @@ class LieGroup(ABC):
     def check_coords(self, coords: Tensor) -> None:
         """Raise ValueError if valid coordinates lie outside the space the group acts on."""
 
-    def _sample_lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
+    def lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
         """Stabilizer draws for lifting (B, N, S, rep, rep): i.i.d. Haar; discrete lifts override."""
         return self.sample_stabilizer((B, N, S), generator=generator, dtype=dtype, device=device)
 
@@ -189,7 +189,7 @@ class LieGroup(ABC):
         B, N, _ = coords.shape
         S = n_samples
         if stabilizer is None:
-            stabilizer = self._sample_lift_stabilizer(B, N, S, generator, coords.dtype, coords.device)
+            stabilizer = self.lift_stabilizer(B, N, S, generator, coords.dtype, coords.device)
         else:
             expected = (B, N, S, self.rep_dim, self.rep_dim)
             if tuple(stabilizer.shape) != expected:

@@ -54,14 +54,14 @@ class SE2Canonical(SE2):
         k = torch.randint(0, self.L, shape, generator=generator, device=device)
         return self._rotations(k.to(dtype or torch.get_default_dtype()) * (2 * math.pi / self.L))
 
-    def _sample_lift_stabilizer(self, B, N, S, generator, dtype, device) -> Tensor:
+    def lift_stabilizer(self, B, N, S, generator, dtype, device) -> Tensor:
         k = torch.arange(self.L, device=device, dtype=dtype or torch.get_default_dtype())
         return self._rotations(k * (2 * math.pi / self.L)).expand(B, N, self.L, 3, 3)
 
     def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
         """The fixed C_L grid: this lift is deterministic already (exact for C_L, not SE(2))."""
         B, N, _ = coords.shape
-        return self._sample_lift_stabilizer(B, N, self.L, None, coords.dtype, coords.device)
+        return self.lift_stabilizer(B, N, self.L, None, coords.dtype, coords.device)
 
     def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
         ui, _ = self._queries(lifted, idx, query_idx)
