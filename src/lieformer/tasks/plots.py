@@ -35,12 +35,7 @@ def plot_constellations(coords, mask, true_counts, pred_counts, path, columns: i
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def read_metrics(csv_path) -> dict[str, list[tuple[float, float]]]:
@@ -71,6 +66,11 @@ def plot_learning_curves(runs: dict[str, str | Path], path, metrics=("train/loss
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0][0].legend()
+    return _save(fig, path)
+
+
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
