@@ -23,8 +23,8 @@ class WeightNet(nn.Module):
     """Kernel MLP on the valid pair features (n, P) → (n, m): layers × (Linear → BatchNorm →
     Swish), widths P → hidden → … → m (LieConv: P → 32 → 32 → 16).
 
-    `mlp` is side-effect free (batch statistics are returned, not written), so it can be
-    recomputed under activation checkpointing; `update_running_stats` applies them once.
+    Under activation checkpointing `mlp` runs in "deferred" mode (batch statistics returned, not
+    written, so a recomputation changes nothing) and `update_running_stats` applies them once.
     """
 
     def __init__(self, in_dim: int, out_dim: int = 16, hidden: int = 32, layers: int = 3, batchnorm: bool = True):
@@ -34,20 +34,24 @@ class WeightNet(nn.Module):
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:]) if batchnorm else None
 
-    def mlp(self, x: Tensor, batch_stats: bool) -> tuple[Tensor, list[Tensor]]:
-        """(n, P) → ((n, m), [mean₁, var₁, …]); batch_stats: normalise with this batch's statistics
-        (training), else with the running ones."""
+    def mlp(self, x: Tensor, mode: str) -> tuple[Tensor, list[Tensor]]:
+        """(n, P) → ((n, m), statistics). mode "eval": running statistics; "train": batch
+        statistics, running ones updated in place (one fused pass); "deferred": batch statistics,
+        returned as [mean₁, var₁, …] instead of written (safe to recompute under checkpointing)."""
         stats: list[Tensor] = []
         for i, linear in enumerate(self.linears):
             x = linear(x)
             if self.norms is not None:
                 bn = self.norms[i]
-                if batch_stats and x.shape[0] > 1:
+                if mode == "eval" or x.shape[0] < 2:
+                    x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+                elif mode == "train":
+                    x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, True, bn.momentum, bn.eps)
+                    bn.num_batches_tracked += 1
+                else:
                     var, mean = torch.var_mean(x.detach(), 0, correction=1)
                     stats += [mean, var]
                     x = F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
-                else:
-                    x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
             x = F.silu(x)
         return x, stats
 
@@ -114,14 +118,14 @@ class LieConv(nn.Module):
         self.radius.update(nb.fill)
         return nb
 
-    def aggregate(self, values: Tensor, idx: Tensor, pairs: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
+    def aggregate(self, values: Tensor, idx: Tensor, pairs: Tensor, mask: Tensor, mode: str = "eval") -> tuple[Tensor, ...]:
         """Σ_k f_j ⊗ k(ℓ_ij) over the valid neighbours: (B, M, c_in·m), then WeightNet statistics.
 
         values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
         the valid pairs only; the contraction over K is one batched matmul.
         """
         flat = mask.reshape(-1)
-        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat], self.training)
+        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat], mode)
         m = self.weightnet.out_dim
         w = w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid).view(*mask.shape, m)
         f = gather_points(values, idx)  # (B, M, K, c_in)
@@ -136,11 +140,10 @@ class LieConv(nn.Module):
         mask = nb.mask & queries.mask.unsqueeze(-1)
         pairs = self.group.pair_features(lifted, nb.idx, query_idx)
         if self.checkpoint and self.training and torch.is_grad_enabled():
-            agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, use_reentrant=False)
-        else:
-            agg, *stats = self.aggregate(lifted.values, nb.idx, pairs, mask)
-        if self.training:
+            agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, "deferred", use_reentrant=False)
             self.weightnet.update_running_stats(stats)
+        else:
+            agg, *_ = self.aggregate(lifted.values, nb.idx, pairs, mask, "train" if self.training else "eval")
         if self.mean:
             agg = agg / mask.sum(-1, keepdim=True).clamp_min(1).to(agg.dtype)
         out = self.linear(agg)
