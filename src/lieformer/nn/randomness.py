@@ -48,21 +48,11 @@ def hash_indices(seed: int, *indices: Tensor) -> Tensor:
 def uniform(seed: int, *indices: Tensor, dtype=torch.float32) -> Tensor:
     """U[0, 1) numbers indexed by (seed, i₁, i₂, …), 24 bits of resolution.
 
-    All but the last index are hashed fully (small tensors); the last one is hashed once on its
-    own and combined with one cheap multiply-xorshift round, so a (B, M, L) block costs a few
+    All but the last index are hashed fully (small tensors), the last one is hashed on its own,
+    and the two 32-bit hashes meet in one xor and one multiply: a (B, M, L) block costs four
     integer operations per element.
     """
     *outer, last = indices
     row = hash_indices(seed, *outer) if outer else torch.as_tensor(seed & _MASK32, device=last.device)
     col = mix32(last.to(torch.int64) + 0x632BE5AB)
-    return (_round(row + col) >> 8).to(dtype) * (1.0 / 2**24)
-
-
-def _round(x: Tensor) -> Tensor:
-    """One xorshift-multiply round on 32-bit values (constant < 2²⁷: no int64 overflow)."""
-    x = x & _MASK32
-    x = x ^ (x >> 16)
-    x = (x * 0x45D9F3B) & _MASK32
-    x = x ^ (x >> 16)
-    x = (x * 0x45D9F3B) & _MASK32
-    return x ^ (x >> 16)
+    return ((((row ^ col) * 0x5851F42D) & _MASK32) >> 8).to(dtype) * (1.0 / 2**24)
