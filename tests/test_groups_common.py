@@ -174,6 +174,10 @@ def test_bad_input_errors(spec):
     bad[1, 3, 0] = float("inf")
     with pytest.raises(ValueError, match="NaN or inf"):
         group.lift(bad, v, m, 1)
+    bad_values = v.clone()
+    bad_values[0, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"values contain NaN or inf .*batch 0, point 2"):
+        group.lift(x, bad_values, m, 1)
     # NaN on a padding point is allowed and does not leak
     m_pad = m.clone()
     m_pad[1, 3] = False

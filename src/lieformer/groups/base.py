@@ -235,6 +235,10 @@ class LieGroup(ABC):
         if bad.any():
             b, n = bad.nonzero()[0].tolist()
             raise ValueError(f"{name}: coords contain NaN or inf at valid point (batch {b}, point {n})")
+        bad_values = ~torch.isfinite(values).all(-1) & mask if values.is_floating_point() else None
+        if bad_values is not None and bad_values.any():
+            b, n = bad_values.nonzero()[0].tolist()
+            raise ValueError(f"{name}: values contain NaN or inf at valid point (batch {b}, point {n})")
         coords = torch.where(mask.unsqueeze(-1), coords, torch.zeros((), dtype=coords.dtype, device=coords.device))
         self.check_coords(coords[mask])
         return coords, mask
