@@ -215,3 +215,46 @@ def test_fps_ties_on_a_grid_break_invariantly(angle):
 
     assert fps(lifted, 1e-5) == fps(lifted_r, 1e-5)
     assert fps(lifted, 1e-300) != fps(lifted_r, 1e-300)
+
+
+@pytest.mark.parametrize("spec,d", [("T(2)", 2), ("SE2", 2), ("SE3", 3), ("Trivial(2)", 2), ("SE2Canonical(4)", 2)])
+@pytest.mark.parametrize("radius,grid_used", [(0.05, True), (0.1, True), (5.0, False)])
+def test_grid_ball_equals_brute_force(spec, d, radius, grid_used, monkeypatch):
+    """The grid-pruned ball search returns exactly the brute-force neighbourhood (same points,
+    same random subset, same fill), padding included; with a large radius it falls back."""
+    import lieformer.nn.neighbourhood as nbmod
+
+    calls = []
+    original = nbmod._ball_on_candidates
+    monkeypatch.setattr(nbmod, "_ball_on_candidates", lambda *a: calls.append(1) or original(*a))
+    gen = torch.Generator().manual_seed(7)
+    group = make_group(spec)
+    n = 3000 if d == 2 else 6000
+    x = torch.rand(2, n, d, generator=gen, dtype=torch.float64)
+    mask = torch.ones(2, n, dtype=torch.bool)
+    mask[1, 250:] = False
+    lifted = group.lift(x, torch.zeros(2, n, 1, dtype=torch.float64), mask, 1, generator=gen)
+    query_idx = torch.randint(0, 250, (2, 40), generator=gen)
+    args = dict(k=6, radius=radius, query_idx=query_idx)
+    grid = ball_neighbourhood(group, lifted, generator=torch.Generator().manual_seed(1), **args)
+    brute = ball_neighbourhood(group, lifted, generator=torch.Generator().manual_seed(1), use_grid=False, **args)
+    if not spec.startswith("SE2Canonical"):  # (its L copies per point crowd the cells: either path)
+        assert bool(calls) == grid_used
+    assert grid.fill == pytest.approx(brute.fill, rel=1e-12)
+    for b in range(2):
+        for i in range(40):
+            assert set(grid.idx[b, i][grid.mask[b, i]].tolist()) == set(brute.idx[b, i][brute.mask[b, i]].tolist())
+
+
+def test_grid_candidates_cover_the_cell_neighbourhood():
+    from lieformer.nn.neighbourhood import grid_candidates
+
+    gen = torch.Generator().manual_seed(8)
+    p = torch.rand(1, 500, 2, generator=gen, dtype=torch.float64) * 10
+    cand, cmask = grid_candidates(p[:, :50], p, torch.ones(1, 500, dtype=torch.bool), 1.0)
+    dist = torch.cdist(p[0, :50], p[0])
+    for i in range(50):
+        near = set(torch.nonzero(dist[i] < 1.0).flatten().tolist())
+        got = cand[0, i][cmask[0, i]].tolist()
+        assert near <= set(got) and len(got) == len(set(got))
+    assert cand.shape[-1] < 500 / 2

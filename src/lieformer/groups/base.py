@@ -71,6 +71,8 @@ class LieGroup(ABC):
     fixed_lift_samples: int | None = None
     #: the stabilizer of every orbit representative is {e}: lifts are deterministic already
     trivial_stabilizer: bool = False
+    #: w > 0 when distance(u_a, u_b) ≥ w·‖positions(u_a) − positions(u_b)‖ (grid-pruned searches)
+    position_weight: float = 0.0
 
     def __init__(self, alpha: float = 0.2):
         if not 0.0 <= float(alpha) <= 1.0:
@@ -275,6 +277,11 @@ class LieGroup(ABC):
             M = idx.shape[1]
             return lifted.elements[:, :M], lifted.orbits[:, :M]
         return gather_points(lifted.elements, query_idx), gather_points(lifted.orbits, query_idx)
+
+    def positions(self, elements: Tensor, orbits: Tensor) -> Tensor | None:
+        """Points p (…, d) of lifted points with distance ≥ position_weight·‖p_a − p_b‖, which lets
+        neighbour searches skip far cells of a grid; None where the group has no such bound."""
+        return None
 
     def distance(self, ua: Tensor, qa: Tensor, ub: Tensor, qb: Tensor) -> Tensor:
         """Invariant distances between sets a (B, M) and b (B, N) of lifted points → (B, M, N).

@@ -83,6 +83,13 @@ class SE3(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return _rotations(haar_so3(shape, generator, dtype, device))
 
+    @property
+    def position_weight(self) -> float:  # distance ≥ (1 − α)·‖t_a − t_b‖
+        return 1.0 - self.alpha
+
+    def positions(self, elements: Tensor, orbits: Tensor) -> Tensor:
+        return split(elements)[1]
+
     def distance(self, ua, qa, ub, qb) -> Tensor:
         Ra, ta = split(ua)
         Rb, tb = split(ub)

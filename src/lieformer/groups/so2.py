@@ -180,6 +180,13 @@ class SE2(LieGroup):
         ui, _ = self._queries(lifted, idx, query_idx)
         return se2_log(orthogonal_affine_inv(ui).unsqueeze(2) @ gather_points(lifted.elements, idx))
 
+    @property
+    def position_weight(self) -> float:  # distance ≥ (1 − α)·‖t_a − t_b‖
+        return 1.0 - self.alpha
+
+    def positions(self, elements: Tensor, orbits: Tensor) -> Tensor:
+        return split(elements)[1]
+
     def distance(self, ua, qa, ub, qb) -> Tensor:
         Ra, ta = split(ua)
         Rb, tb = split(ub)

@@ -69,6 +69,11 @@ class T(LieGroup):
         ui, _ = self._queries(lifted, idx, query_idx)
         return split(gather_points(lifted.elements, idx))[1] - split(ui)[1].unsqueeze(2)
 
+    position_weight = 1.0
+
+    def positions(self, elements: Tensor, orbits: Tensor) -> Tensor:
+        return split(elements)[1]
+
     def distance(self, ua, qa, ub, qb) -> Tensor:
         return euclidean_distance(split(ua)[1], split(ub)[1])
 
@@ -182,6 +187,11 @@ class Trivial(LieGroup):
 
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self.identity(shape, dtype, device)
+
+    position_weight = 1.0
+
+    def positions(self, elements: Tensor, orbits: Tensor) -> Tensor:
+        return orbits
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         return euclidean_distance(qa, qb)

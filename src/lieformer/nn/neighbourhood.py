@@ -56,6 +56,72 @@ def _batch_index(B: int, device) -> Tensor:
     return torch.arange(B, device=device).view(B, 1, 1)
 
 
+def grid_candidates(pq: Tensor, pk: Tensor, key_mask: Tensor, cell: float,
+                    max_candidates: int | None = None) -> tuple[Tensor, Tensor] | None:
+    """Keys in the 3^d grid cells (side `cell`) around each query: every key within `cell` of it.
+
+    pq (B, M, d) query positions, pk (B, L, d) key positions, key_mask (B, L). Returns candidate
+    indices (B, M, C) into the keys and their mask, C = 3^d × the fullest cell; None when the
+    grid would not fit in int64 or C would exceed max_candidates (then a brute-force search is
+    cheaper). Built with one sort and two searchsorted calls: O(L log L + M·C).
+    """
+    B, L, d = pk.shape
+    inf = torch.tensor(float("inf"), dtype=pk.dtype, device=pk.device)
+    lo = torch.where(key_mask.unsqueeze(-1), pk, inf).amin(1, keepdim=True)
+    lo = torch.where(torch.isfinite(lo), lo, torch.zeros_like(lo))
+    ck = torch.floor((pk - lo) / cell).long()
+    ck = torch.where(key_mask.unsqueeze(-1), ck, torch.zeros_like(ck))
+    extent = ck.amax((0, 1)) + 3  # cells −1 … max+1 after the shift by one
+    total = int(torch.prod(extent.double()).item())
+    if total * (B + 1) >= 2**62:
+        return None
+    stride = torch.ones(d, dtype=torch.long, device=pk.device)
+    for i in range(d - 2, -1, -1):
+        stride[i] = stride[i + 1] * extent[i + 1]
+    row = torch.arange(B, device=pk.device).view(B, 1) * total
+    keys = torch.where(key_mask, row + ((ck + 1) * stride).sum(-1), torch.full_like(row, -1))
+    sorted_keys, order = torch.sort(keys.reshape(-1))
+    offsets = torch.cartesian_prod(*[torch.tensor([-1, 0, 1], device=pk.device)] * d).view(-1, d)
+    cq = torch.floor((pq - lo) / cell).long()
+    cells = (cq.unsqueeze(2) + 1 + offsets).clamp(torch.zeros_like(extent), extent - 1)  # (B, M, 3^d, d)
+    qkeys = row.unsqueeze(-1) + (cells * stride).sum(-1)
+    start = torch.searchsorted(sorted_keys, qkeys)
+    count = torch.searchsorted(sorted_keys, qkeys, right=True) - start
+    C = max(int(count.max().item()), 1)
+    if max_candidates is not None and C * offsets.shape[0] > max_candidates:
+        return None
+    slot = torch.arange(C, device=pk.device)
+    valid = slot < count.unsqueeze(-1)
+    flat = order[(start.unsqueeze(-1) + slot).clamp(max=B * L - 1)]
+    local = flat - torch.arange(B, device=pk.device).view(B, 1, 1, 1) * L
+    local = torch.where(valid, local, torch.zeros_like(local))
+    return local.flatten(2), valid.flatten(2)
+
+
+def _ball_on_candidates(group, lifted, uq, qq, qidx, cand, cmask, K, radius, seed):
+    """ball_neighbourhood's selection restricted to candidate keys (B, M, C): identical result
+    whenever the candidates contain the whole ball (same distances, same counter-based noise)."""
+    B, M, C = cand.shape
+    rep, q = lifted.elements.shape[-1], lifted.orbits.shape[-1]
+    idx_out, mask_out, inside_counts = [], [], []
+    for a, b in _blocks(B, M, C):
+        ci, m = cand[:, a:b], b - a
+        uk = gather_points(lifted.elements, ci).reshape(B * m, C, rep, rep)
+        qk = gather_points(lifted.orbits, ci).reshape(B * m, C, q)
+        d = group.distance(uq[:, a:b].reshape(B * m, 1, rep, rep), qq[:, a:b].reshape(B * m, 1, q), uk, qk).view(B, m, C)
+        inside = (d < radius) & cmask[:, a:b] & torch.gather(lifted.mask, 1, ci.flatten(1)).view(B, m, C)
+        noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], ci, dtype=d.dtype)
+        top = torch.where(inside, noise, noise.new_tensor(-1.0)).topk(min(K, C), dim=-1)
+        idx, keep = torch.gather(ci, -1, top.indices), top.values >= 0
+        if C < K:  # the ball holds fewer than K points anywhere: pad with masked slots
+            idx = torch.cat([idx, idx.new_zeros(B, m, K - C)], -1)
+            keep = torch.cat([keep, keep.new_zeros(B, m, K - C)], -1)
+        idx_out.append(idx)
+        mask_out.append(keep)
+        inside_counts.append(inside.sum(-1))
+    return idx_out, mask_out, torch.cat(inside_counts, 1)
+
+
 def ball_neighbourhood(
     group: LieGroup,
     lifted: Lifted,
@@ -63,17 +129,27 @@ def ball_neighbourhood(
     radius: float,
     query_idx: Tensor | None = None,
     generator: torch.Generator | None = None,
+    use_grid: bool = True,
 ) -> Neighbourhood:
     """Up to k neighbours drawn uniformly at random from the ball d(u_i, u_j) < radius.
 
     LieConv's Monte Carlo neighbourhood: every in-ball point is equally likely to be kept,
-    slots the ball cannot fill are masked. Returns idx (B, M, min(k, L)).
+    slots the ball cannot fill are masked. Returns idx (B, M, min(k, L)). Where the group bounds
+    its distance below by a multiple of a Euclidean one (group.positions), a grid limits the
+    distances computed to nearby points — O(L·ball) instead of O(L²), with the same result.
     """
     uq, qq, _, qidx = query_points(lifted, query_idx)
     B, M = qidx.shape
     L = lifted.mask.shape[1]
     K = min(k, L)
     seed = draw_seed(generator)
+    weight = group.position_weight
+    positions = group.positions(lifted.elements, lifted.orbits) if weight > 0 and use_grid else None
+    if positions is not None:  # a point in the ball lies within radius/weight: only nearby cells
+        found = grid_candidates(gather_points(positions, qidx), positions, lifted.mask, radius / weight, L // 2)
+        if found is not None:
+            idx_out, mask_out, inside = _ball_on_candidates(group, lifted, uq, qq, qidx, *found, K, radius, seed)
+            return _finish(lifted, query_idx, idx_out, mask_out, inside)
     keys = torch.arange(L, device=qidx.device).view(1, 1, L)
     valid_keys = lifted.mask.unsqueeze(1)
     idx_out, mask_out, inside_counts = [], [], []
