@@ -182,3 +182,12 @@ def test_centroid_frame_classifier_scores_the_same_on_every_test_variant():
         else:
             torch.testing.assert_close(logits, reference, atol=1e-6, rtol=1e-6)
     assert torch.equal(scores[0], scores[1]) and torch.equal(scores[0], scores[2])
+
+
+def test_testing_keeps_the_training_logs(tmp_path):
+    config = write_config(tmp_path, "logs", **{"trainer.max_epochs": 1})
+    main(["fit", "--config", str(config)])
+    main(["test", "--config", str(config), "--ckpt_path", str(tmp_path / "logs" / "checkpoints" / "last.ckpt")])
+    assert "train/loss_epoch" in (tmp_path / "logs" / "logs" / "metrics.csv").read_text()
+    assert "test/SE2/exact" in (tmp_path / "logs" / "logs_test" / "metrics.csv").read_text()
+    assert (tmp_path / "logs" / "constellations_SE2.png").exists()

@@ -74,7 +74,9 @@ class LieformerCLI(LightningCLI):
             PlotsAtEnd(),
         ]
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.loggers = [CSVLogger(root, name="logs", version=""), TensorBoardLogger(root, name="tensorboard", version="")]
+        # fit logs under logs/, other subcommands under logs_<subcommand>/: testing never wipes training logs
+        name = "logs" if self.subcommand in (None, "fit") else f"logs_{self.subcommand}"
+        trainer.loggers = [CSVLogger(root, name=name, version=""), TensorBoardLogger(root, name=f"tensorboard/{name}", version="")]
         return trainer
 
 
