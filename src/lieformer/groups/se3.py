@@ -33,7 +33,7 @@ def se3_log(g: Tensor) -> Tensor:
     small = t2 < _SMALL**2
     theta = torch.where(small, torch.ones_like(t2), t2).sqrt()
     half_cot = (theta / 2) / torch.tan(theta / 2)
-    D = torch.where(small, 1 / 12 + t2 / 720 + t2 * t2 / 30240, (1 - half_cot) / torch.where(small, torch.ones_like(t2), t2))
+    D = torch.where(small, 1 / 12 + t2 * (1 / 720 + t2 * (1 / 30240 + t2 * (1 / 1209600 + t2 / 47900160))), (1 - half_cot) / torch.where(small, torch.ones_like(t2), t2))
     K = hat(w)
     Kt = (K @ t.unsqueeze(-1)).squeeze(-1)
     KKt = (K @ Kt.unsqueeze(-1)).squeeze(-1)

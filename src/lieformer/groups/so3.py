@@ -47,9 +47,13 @@ def rodrigues_coefficients(w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """A = sin θ/θ, B = (1 − cos θ)/θ², C = (θ − sin θ)/θ³ for θ = ‖w‖, series near 0."""
     theta, t2, small = _angle_and_square(w)
     s = torch.sin(theta)
-    A = torch.where(small, 1 - t2 / 6 + t2 * t2 / 120, s / theta)
-    B = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, 2 * (torch.sin(theta / 2) / theta) ** 2)
-    C = torch.where(small, 1 / 6 - t2 / 120 + t2 * t2 / 5040, (theta - s) / (theta * t2.where(~small, torch.ones_like(t2))))
+    # series to θ⁸ (Horner): truncation < 3e-18 for θ < _SMALL, so float64 is accurate too
+    A_series = 1 - t2 / 6 * (1 - t2 / 20 * (1 - t2 / 42 * (1 - t2 / 72)))
+    B_series = 0.5 * (1 - t2 / 12 * (1 - t2 / 30 * (1 - t2 / 56 * (1 - t2 / 90))))
+    C_series = (1 - t2 / 20 * (1 - t2 / 42 * (1 - t2 / 72 * (1 - t2 / 110)))) / 6
+    A = torch.where(small, A_series, s / theta)
+    B = torch.where(small, B_series, 2 * (torch.sin(theta / 2) / theta) ** 2)
+    C = torch.where(small, C_series, (theta - s) / (theta * t2.where(~small, torch.ones_like(t2))))
     return A, B, C
 
 
@@ -106,7 +110,8 @@ def so3_log(R: Tensor) -> Tensor:
     small = s2 < 1e-6
     s = torch.where(small, torch.ones_like(s2), s2).sqrt()
     w_safe = torch.where(small, w, torch.ones_like(w))  # w ≈ 1 when ‖v‖ is small
-    ratio = torch.where(small, 2 / w_safe * (1 - s2 / (3 * w_safe * w_safe)), 2 * torch.atan2(s, w) / s)
+    r2 = s2 / (w_safe * w_safe)  # tan²(θ/2); atan(r)/r = 1 − r²/3 + r⁴/5 − …
+    ratio = torch.where(small, 2 / w_safe * (1 - r2 / 3 + r2 * r2 / 5), 2 * torch.atan2(s, w) / s)
     return ratio.unsqueeze(-1) * v
 
 
@@ -123,6 +128,16 @@ def relative_angle(Ra: Tensor, Rb: Tensor) -> Tensor:
     frob = torch.cdist(Ra.flatten(-2), Rb.flatten(-2), compute_mode="donot_use_mm_for_euclid_dist")
     cos_half = (matrix_to_quaternion(Ra) @ matrix_to_quaternion(Rb).transpose(-1, -2)).abs()
     return 2 * torch.atan2(frob / math.sqrt(8), cos_half)
+
+
+def rotation_angle_from_trace(tr: Tensor) -> Tensor:
+    """Rotation angle θ ∈ [0, π] from tr R = 1 + 2 cos θ: θ = 2·atan2(√(3 − tr), √(1 + tr)),
+    both square-root arguments clamped to [tiny, 4]: no NaN for traces rounded outside [−1, 3],
+    finite gradients at θ = 0 and π. Like anything computed from the trace alone it loses
+    accuracy within ~√ε of 0 and of π (θ error ≈ √ε there), which is why distances use
+    relative_angle, accurate at both ends."""
+    tiny = torch.finfo(tr.dtype).tiny
+    return 2 * torch.atan2((3 - tr).clamp(tiny, 4).sqrt(), (1 + tr).clamp(tiny, 4).sqrt())
 
 
 def rotation_about_z(theta: Tensor) -> Tensor:
@@ -218,5 +233,5 @@ class SO3(LieGroup):
 
 __all__ = [
     "SO3", "haar_so3", "hat", "matrix_to_quaternion", "quaternion_to_matrix", "rodrigues_coefficients",
-    "relative_angle", "rotation_about_z", "rotation_between", "so3_exp", "so3_log", "vee",
+    "relative_angle", "rotation_about_z", "rotation_angle_from_trace", "rotation_between", "so3_exp", "so3_log", "vee",
 ]
