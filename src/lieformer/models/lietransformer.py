@@ -19,6 +19,8 @@ class LieTransformer(LiftingModel):
     the group distance (fill = 1: the nbhd nearest). The neighbourhood and its pair features are
     computed once and shared by all blocks (the points do not move between blocks). Head:
     (LayerNorm → Swish → Linear) twice. Attention variant keywords go to LieSelfAttention.
+    checkpoint=True recomputes each block's attention in the backward pass (much less training
+    memory for about a third more time; BENCHMARKS.md).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class LieTransformer(LiftingModel):
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
         lift_frame: str = "random",
+        checkpoint: bool = False,
     ):
         super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
         if not 0.0 < fill <= 1.0:
@@ -51,7 +54,8 @@ class LieTransformer(LiftingModel):
         attention = dict(heads=heads, content=content, location=location, combination=combination,
                          normalisation=normalisation, kernel_dim=kernel_dim)
         self.blocks = nn.ModuleList(
-            LieTransformerBlock(dim, self.group.pair_dim, norm=norm, norm_position=norm_position, **attention)
+            LieTransformerBlock(dim, self.group.pair_dim, norm=norm, norm_position=norm_position, checkpoint=checkpoint,
+                                **attention)
             for _ in range(num_layers)
         )
         self.head = nn.Sequential(

@@ -22,6 +22,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..groups.base import gather_points
 from .norm import make_norm
@@ -169,10 +170,16 @@ class LieSelfAttention(nn.Module):
 
 class LieTransformerBlock(nn.Module):
     """Residual block: f += LSA(norm(f)); f += MLP(norm(f)) ("pre"), or
-    f = norm(f + LSA(f)); f = norm(f + MLP(f)) ("post"); norm "layer", "batch" or "none"."""
+    f = norm(f + LSA(f)); f = norm(f + MLP(f)) ("post"); norm "layer", "batch" or "none".
 
-    def __init__(self, dim: int, pair_dim: int, norm: str = "layer", norm_position: str = "pre", mlp_ratio: int = 1, **attention):
+    checkpoint=True recomputes the attention (all its per-pair tensors, B × L × K × H × ...) in
+    the backward pass instead of storing them: training memory per block O(L·dim), not O(L·K·dim).
+    The attention is deterministic, so the recomputation is exact."""
+
+    def __init__(self, dim: int, pair_dim: int, norm: str = "layer", norm_position: str = "pre", mlp_ratio: int = 1,
+                 checkpoint: bool = False, **attention):
         super().__init__()
+        self.checkpoint = checkpoint
         if norm_position not in ("pre", "post"):
             raise ValueError(f"norm_position must be 'pre' or 'post', got {norm_position!r}")
         self.pre = norm_position == "pre"
@@ -180,12 +187,17 @@ class LieTransformerBlock(nn.Module):
         self.norm1, self.norm2 = make_norm(norm, dim), make_norm(norm, dim)
         self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.SiLU(), nn.Linear(dim * mlp_ratio, dim))
 
+    def attend(self, f: Tensor, pairs: Tensor, idx: Tensor, pair_mask: Tensor) -> Tensor:
+        if self.checkpoint and torch.is_grad_enabled():
+            return checkpoint(self.attention, f, pairs, idx, pair_mask, use_reentrant=False)
+        return self.attention(f, pairs, idx, pair_mask)
+
     def forward(self, values: Tensor, mask: Tensor, pairs: Tensor, idx: Tensor, pair_mask: Tensor) -> Tensor:
         f = values
         if self.pre:
-            f = f + self.attention(self.norm1(f, mask), pairs, idx, pair_mask)
+            f = f + self.attend(self.norm1(f, mask), pairs, idx, pair_mask)
             f = f + self.mlp(self.norm2(f, mask))
         else:
-            f = self.norm1(f + self.attention(f, pairs, idx, pair_mask), mask)
+            f = self.norm1(f + self.attend(f, pairs, idx, pair_mask), mask)
             f = self.norm2(f + self.mlp(f), mask)
         return torch.where(mask.unsqueeze(-1), f, torch.zeros((), dtype=f.dtype))
