@@ -258,3 +258,66 @@ def test_grid_candidates_cover_the_cell_neighbourhood():
         got = cand[0, i][cmask[0, i]].tolist()
         assert near <= set(got) and len(got) == len(set(got))
     assert cand.shape[-1] < 500 / 2
+
+
+@pytest.mark.parametrize("spec,d,lift_samples", [("T(2)", 2, 1), ("SE2", 2, 2), ("T(3)", 3, 1), ("SE3", 3, 1),
+                                                 ("SE2Canonical(4)", 2, 1)])
+@pytest.mark.parametrize("layout", ["uniform", "clustered", "grid"])
+def test_grid_knn_equals_brute_force(spec, d, lift_samples, layout, monkeypatch):
+    """The grid kNN search returns exactly the brute-force neighbourhood — the same neighbours in
+    the same order, the same random subset of the candidates — on uniform points, on clusters
+    (queries that need larger cells or the brute-force fallback) and on a lattice (exact ties),
+    with padding and a subset of queries."""
+    import lieformer.nn.neighbourhood as nbmod
+
+    monkeypatch.setattr(nbmod, "GRID_MIN_POINTS", 64)
+    used = []
+    original = nbmod.grid_candidates
+    monkeypatch.setattr(nbmod, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    gen = torch.Generator().manual_seed(9)
+    group = make_group(spec)
+    n = 1500
+    if layout == "uniform":
+        x = torch.rand(2, n, d, generator=gen, dtype=torch.float64)
+    elif layout == "clustered":  # a dense blob, a sparse background and far outliers
+        x = torch.rand(2, n, d, generator=gen, dtype=torch.float64)
+        x[:, :600] = 0.5 + 0.01 * torch.randn(2, 600, d, generator=gen, dtype=torch.float64)
+        x[:, -5:] += 30.0
+    else:
+        side = math.ceil(n ** (1 / d))
+        axes = torch.meshgrid(*[torch.arange(side, dtype=torch.float64)] * d, indexing="ij")
+        x = torch.stack(axes, -1).reshape(-1, d)[:n].expand(2, n, d).contiguous()
+    mask = torch.ones(2, n, dtype=torch.bool)
+    mask[1, 900:] = False
+    lifted = group.lift(x, torch.zeros(2, n, 1, dtype=torch.float64), mask, lift_samples, generator=gen)
+    L = lifted.mask.shape[1]
+    for query_idx in (None, torch.randint(0, 900 * lift_samples, (2, 300), generator=gen)):
+        args = dict(k=8, candidates=20, query_idx=query_idx)
+        grid = knn_neighbourhood(group, lifted, generator=torch.Generator().manual_seed(1), **args)
+        brute = knn_neighbourhood(group, lifted, generator=torch.Generator().manual_seed(1), use_grid=False, **args)
+        assert torch.equal(grid.mask, brute.mask)
+        assert torch.equal(torch.where(grid.mask, grid.idx, -1), torch.where(brute.mask, brute.idx, -1))
+        assert grid.fill == brute.fill
+    assert used and L >= 64
+
+
+@pytest.mark.parametrize("spec", ["T(2)", "SE2", "SE3"])
+def test_lietransformer_on_the_grid_search_is_exactly_equivariant(spec, monkeypatch):
+    """With the grid kNN search active (lowered threshold), the LieTransformer stays exactly
+    equivariant: the grid depends on coordinates, its answers do not."""
+    import lieformer.nn.neighbourhood as nbmod
+    from lieformer.testing import assert_equivariant
+
+    monkeypatch.setattr(nbmod, "GRID_MIN_POINTS", 64)
+    used = []
+    original = nbmod.grid_candidates
+    monkeypatch.setattr(nbmod, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    group = make_group(spec)
+    gen = torch.Generator().manual_seed(3)
+    x = 3 * torch.rand(2, 400, group.space_dim, generator=gen, dtype=torch.float64)
+    v = torch.randn(2, 400, 2, generator=gen, dtype=torch.float64)
+    mask = torch.ones(2, 400, dtype=torch.bool)
+    mask[1, 350:] = False
+    model = LieTransformer(2, 3, group, dim=8, num_layers=1, heads=2, nbhd=6, fill=0.5, kernel_dim=4).double()
+    assert_equivariant(model, group, (x, v, mask))
+    assert used

@@ -9,6 +9,7 @@ directly, so a transformed input selects the same neighbours.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -173,41 +174,150 @@ def knn_neighbourhood(
     candidates: int | None = None,
     generator: torch.Generator | None = None,
     tie_tolerance: float = 1e-5,
+    use_grid: bool = True,
 ) -> Neighbourhood:
     """k neighbours: the `candidates` (default k) nearest, then a uniform random k of those.
 
     candidates = ⌊k / fill⌋ is the LieTransformer's neighbourhood. Distances are compared after
-    rounding to tie_tolerance × (the query's largest distance), and equal ones are ordered by
-    counter-based noise, so exact ties (points on a grid) break the same way for a transformed
-    input, whose distances differ from the original's in the last bits.
+    rounding to tie_tolerance × the set's extent (the largest distance from its first valid point),
+    and equal ones are ordered by counter-based noise, so exact ties (points on a grid) break the
+    same way for a transformed input, whose distances differ from the original's in the last bits.
+    Where the group bounds its distance below by a Euclidean one (group.positions), large sets are
+    searched on a grid — O(L·candidates) instead of O(L²) — with the brute-force result: a query's
+    answer is kept only when every point outside its cells is provably farther than its chosen
+    ones; the rest retry with larger cells and finally by brute force.
     """
-    uq, qq, _, qidx = query_points(lifted, query_idx)
+    uq, qq, qmask, qidx = query_points(lifted, query_idx)
     B, M = qidx.shape
     L = lifted.mask.shape[1]
     K = min(k, L)
     C = min(max(candidates or K, K), L)
     seed = draw_seed(generator)
+    scale = _tie_scale(group, lifted, tie_tolerance)
+    idx = lifted.mask.new_zeros(B, M, K, dtype=torch.long)
+    mask = lifted.mask.new_zeros(B, M, K)
+    pending = qmask.clone()  # padding queries keep index 0, masked
+    weight = group.position_weight
+    positions = group.positions(lifted.elements, lifted.orbits) if use_grid and weight > 0 and L >= GRID_MIN_POINTS else None
+    if positions is not None:
+        cell = _knn_cell(positions, lifted.mask, C)
+        for attempt in range(GRID_ATTEMPTS):
+            pos, sel = _pending_positions(pending)
+            sub = gather_points(qidx.unsqueeze(-1), pos).squeeze(-1)
+            found = grid_candidates(gather_points(positions, sub), positions, lifted.mask, cell, L // 2)
+            if found is None:
+                break
+            cand, cmask = found
+            needed = []  # cells that would settle the failed queries: their C-th candidate bounds the true C-th
+            for a, b in _blocks(B, pos.shape[1], cand.shape[-1]):
+                ci = cand[:, a:b]
+                d = _gathered_distance(group, lifted, gather_points(uq, pos[:, a:b]), gather_points(qq, pos[:, a:b]), ci)
+                valid = cmask[:, a:b] & torch.gather(lifted.mask, 1, ci.flatten(1)).view_as(ci)
+                near, keep, bucket = _knn_select(d, valid, scale, seed, sub[:, a:b, None], ci, C, K)
+                # exact when every key outside the cells (Euclidean gap ≥ cell, so distance ≥
+                # weight·cell) falls in a later bucket than the C-th nearest candidate
+                reach = (bucket + 1) * scale[..., 0] / weight
+                exact = sel[:, a:b] & (reach < cell * (1 - 1e-6))
+                _put(idx, pos[:, a:b], exact, torch.gather(ci, -1, near))
+                _put(mask, pos[:, a:b], exact, keep)
+                _put(pending, pos[:, a:b], exact, torch.zeros_like(exact))
+                needed.append(reach[sel[:, a:b] & ~exact])
+            if not pending.any():
+                return _finish(lifted, query_idx, [idx], [mask])
+            needed = torch.cat(needed)
+            finite = needed[torch.isfinite(needed)]
+            # next: a cell that settles most of the rest (all of it on the last attempt), or twice the size
+            grown = float(finite.quantile(0.9 if attempt + 2 < GRID_ATTEMPTS else 1.0)) * 1.01 if len(finite) else 0.0
+            cell = max(grown, 2 * cell) if len(finite) < len(needed) else max(grown, cell * 1.01)
+    pos, sel = _pending_positions(pending)
     keys = torch.arange(L, device=qidx.device).view(1, 1, L)
-    valid_keys = lifted.mask.unsqueeze(1)
-    idx_out, mask_out = [], []
-    for a, b in _blocks(B, M, L):
-        d = group.distance(uq[:, a:b], qq[:, a:b], lifted.elements, lifted.orbits).double()
-        d = torch.where(valid_keys, d, torch.inf)
-        scale = torch.where(valid_keys, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
-        noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=torch.float64)
-        rank_key = torch.where(valid_keys, torch.floor(d / scale) + 0.5 * noise, -1.0)
-        rank_key = torch.where(valid_keys, -rank_key, -torch.inf)
-        near = rank_key.topk(C, dim=-1).indices  # (B, m, C) nearest first
-        if C > K:
-            pick = torch.gather(valid_keys.expand_as(d), -1, near).double()
-            second = torch.gather(uniform(seed + 1, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=torch.float64), -1, near)
-            chosen = (pick * 2 + second).topk(K, dim=-1).indices
-            near = torch.gather(near, -1, chosen)
-        else:
-            near = near[..., :K]
-        idx_out.append(near)
-        mask_out.append(torch.gather(valid_keys.expand(B, b - a, L), -1, near))
-    return _finish(lifted, query_idx, idx_out, mask_out)
+    for a, b in _blocks(B, pos.shape[1], L):
+        p = pos[:, a:b]
+        d = group.distance(gather_points(uq, p), gather_points(qq, p), lifted.elements, lifted.orbits)
+        valid = lifted.mask.unsqueeze(1).expand_as(d)
+        near, keep, _ = _knn_select(d, valid, scale, seed, gather_points(qidx.unsqueeze(-1), p), keys, C, K)
+        _put(idx, p, sel[:, a:b], near)
+        _put(mask, p, sel[:, a:b], keep)
+    return _finish(lifted, query_idx, [idx], [mask])
+
+
+#: the grid kNN search is used from this many (lifted) points on, with this many cell sizes
+GRID_MIN_POINTS = 2048
+GRID_ATTEMPTS = 3
+
+
+def _tie_scale(group: LieGroup, lifted: Lifted, tie_tolerance: float) -> Tensor:
+    """tie_tolerance × max_j d(u_r, u_j), r the first valid point of each set: (B, 1, 1) float64.
+    An invariant length of the set's extent (within a factor 2 of its diameter), O(L) per set."""
+    B = lifted.mask.shape[0]
+    rows = torch.arange(B, device=lifted.mask.device)
+    ref = lifted.mask.to(torch.uint8).argmax(-1)
+    d = group.distance(lifted.elements[rows, ref].unsqueeze(1), lifted.orbits[rows, ref].unsqueeze(1),
+                       lifted.elements, lifted.orbits).double()
+    extent = torch.where(lifted.mask.unsqueeze(1), d, 0.0).amax(-1, keepdim=True)
+    return extent.clamp_min(1e-30) * tie_tolerance
+
+
+def _knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tensor, keys: Tensor, C: int, K: int):
+    """Of X keys per query (distances d (B, m, X), valid (B, m, X), key indices keys broadcastable
+    to it, query indices (B, m, 1)): the C nearest — distances rounded to `scale`, ties broken by
+    counter noise — then a uniform K of those. Returns positions (B, m, K) into X, their validity,
+    and the rounded distance bucket of the C-th nearest (inf when fewer than C keys are valid)."""
+    B, m, X = d.shape
+    bucket = torch.floor(d.double() / scale)
+    noise = uniform(seed, _batch_index(B, d.device), query, keys, dtype=torch.float64)
+    rank = torch.where(valid, -(bucket + 0.5 * noise), -torch.inf)
+    top = rank.topk(min(C, X), dim=-1)
+    near = top.indices
+    last = torch.where(torch.isfinite(top.values[..., -1]), torch.gather(bucket, -1, near[..., -1:])[..., 0], torch.inf)
+    if X < C:
+        last = torch.full_like(last, torch.inf)
+    if near.shape[-1] > K:
+        pick = torch.gather(valid, -1, near).double()
+        second = torch.gather(uniform(seed + 1, _batch_index(B, d.device), query, keys, dtype=torch.float64).expand(B, m, X), -1, near)
+        near = torch.gather(near, -1, (pick * 2 + second).topk(K, dim=-1).indices)
+    else:
+        near = near[..., :K]
+    return near, torch.gather(valid, -1, near), last
+
+
+def _gathered_distance(group: LieGroup, lifted: Lifted, uq: Tensor, qq: Tensor, keys: Tensor) -> Tensor:
+    """Distances of queries (B, m) to their own keys (B, m, X) → (B, m, X)."""
+    B, m, X = keys.shape
+    rep, q = lifted.elements.shape[-1], lifted.orbits.shape[-1]
+    uk = gather_points(lifted.elements, keys).reshape(B * m, X, rep, rep)
+    qk = gather_points(lifted.orbits, keys).reshape(B * m, X, q)
+    return group.distance(uq.reshape(B * m, 1, rep, rep), qq.reshape(B * m, 1, q), uk, qk).view(B, m, X)
+
+
+def _knn_cell(positions: Tensor, mask: Tensor, C: int) -> float:
+    """Grid cell side for a kNN search: a ball of that radius holds ~4C points at the densest
+    set's mean density (bounding-box volume, each side at least 1e-3 of the largest)."""
+    B, L, d = positions.shape
+    big = torch.finfo(positions.dtype).max
+    lo = torch.where(mask.unsqueeze(-1), positions, big).amin(1)
+    hi = torch.where(mask.unsqueeze(-1), positions, -big).amax(1)
+    side = (hi - lo).clamp_min(0)
+    side = torch.maximum(side, 1e-3 * side.amax(-1, keepdim=True)).clamp_min(1e-12).double()
+    density = mask.sum(-1).double() / side.prod(-1)
+    unit_ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
+    return float((4 * C / (unit_ball * density.max())) ** (1 / d))
+
+
+def _pending_positions(pending: Tensor) -> tuple[Tensor, Tensor]:
+    """Positions (B, F) of the True entries of pending (B, M), distinct in each row (rows with
+    fewer are filled with other positions), and which of them are pending: F = the most in a row."""
+    F = max(int(pending.sum(-1).max().item()), 1)
+    order = torch.sort(pending.to(torch.uint8), dim=-1, descending=True, stable=True).indices[:, :F]
+    return order, torch.gather(pending, 1, order)
+
+
+def _put(target: Tensor, pos: Tensor, where: Tensor, new: Tensor) -> None:
+    """target[b, pos[b, f]] = new[b, f] where where[b, f] (target (B, M, ...), pos (B, F))."""
+    index = pos.view(*pos.shape, *[1] * (target.dim() - 2)).expand(*pos.shape, *target.shape[2:])
+    old = torch.gather(target, 1, index)
+    w = where.view(*where.shape, *[1] * (target.dim() - 2))
+    target.scatter_(1, index, torch.where(w, new, old))
 
 
 def _finish(lifted, query_idx, idx_out, mask_out, inside_counts=None) -> Neighbourhood:
