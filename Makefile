@@ -21,8 +21,12 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-bench: $(STAMP)
+bench: $(STAMP)   # every table of BENCHMARKS.md (about half an hour on 2 cores)
 	$(PY) benchmarks/layers.py
+	$(PY) benchmarks/attention_dense.py
+	$(PY) benchmarks/scaling.py --points 1000 3000 10000 30000 100000
+	$(PY) benchmarks/scaling.py --points 1000 3000 10000 30000 100000 --model LieTransformer
+	$(PY) benchmarks/throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -37,6 +37,7 @@ CONFIGS = {
     "qm9-SE3x4": ("LieResNet", "SE3(alpha=0.2)", 4, QM9_SE3, "qm9", (6.06, 3.0)),
     "lt-rotmnist-T2": ("LieTransformer", "T(2)", 1, LT_ROTMNIST, "rotmnist", None),
     "lt-rotmnist-SE2": ("LieTransformer", "SE2(alpha=0.2)", 1, LT_ROTMNIST, "rotmnist", None),
+    "lt-rotmnist-SE2-ckpt": ("LieTransformer", "SE2(alpha=0.2)", 1, {**LT_ROTMNIST, "checkpoint": True}, "rotmnist", None),
     "lt-qm9-T3": ("LieTransformer", "T(3)", 1, LT_QM9, "qm9", None),
     "lt-qm9-SE3x4": ("LieTransformer", "SE3(alpha=0.2)", 4, LT_QM9, "qm9", None),
 }

@@ -380,24 +380,25 @@ def farthest_point_subsample(
     seed = draw_seed(generator)
     start_score = uniform(seed, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
     current = torch.where(lifted.mask, start_score, -1.0).argmax(-1)
-    # -1: padding (never chosen); -0.5: chosen; else distance to the chosen set
-    nearest = torch.where(lifted.mask, torch.inf, -1.0).to(torch.float64)
+    nearest = torch.full((B, L), torch.inf, dtype=torch.float64, device=device)  # distance to the chosen set
+    # exact ties (grids, symmetric lifts) differ in the last bits after a transformation: distances
+    # are compared after rounding, then ordered by counter-based noise (the same for both inputs);
+    # -1e300 marks chosen points (picked again only once a row has no other), -inf padding
+    order = torch.where(lifted.mask, 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None],
+                                                   dtype=torch.float64), -torch.inf)
     chosen = torch.empty(B, M, dtype=torch.long, device=device)
-    tie_noise = 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
     scale = None
-    for i in range(M):
+    for i in range(M):  # greedy: each step is one vectorised distance, newest point → all L points
         chosen[:, i] = current
         d = group.distance(
             lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
             lifted.elements, lifted.orbits,
         )[:, 0].double()
-        if scale is None:  # distances are compared after rounding to 1e-5 of the set's extent
+        if scale is None:  # rounding to 1e-5 of the set's extent
             scale = torch.where(lifted.mask, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
-        nearest = torch.where(nearest >= 0, torch.minimum(nearest, d), nearest)
-        nearest[rows, current] = -0.5
-        # exact ties (grids, symmetric lifts) differ in the last bits after a transformation:
-        # round, then break them by counter-based noise, which is the same for both inputs
-        current = torch.where(nearest >= 0, torch.floor(nearest / scale) + tie_noise, nearest).argmax(-1)
+        nearest = torch.minimum(nearest, d)
+        order[rows, current] = -1e300
+        current = (torch.floor(nearest / scale) + order).argmax(-1)
     slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
     chosen = torch.where(slot_mask, chosen, chosen[:, :1])
     return chosen, slot_mask
