@@ -23,9 +23,11 @@ TINY = {
     "seed_everything": 0,
     "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 1,
                 "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0},
-    "model": {"network": "LieTransformer", "group": "SE2(alpha=0.2)", "in_channels": 1,
-              "network_args": {"dim": 16, "num_layers": 1, "heads": 2, "nbhd": 8, "kernel_dim": 8}, "lr": 0.003},
-    "data": {"n_train": 48, "n_val": 16, "n_test": 16, "features": "ones", "batch_size": 16},
+    "model": {"class_path": "lieformer.tasks.PointSetClassifier", "init_args": {
+        "network": "LieTransformer", "group": "SE2(alpha=0.2)", "in_channels": 1,
+        "network_args": {"dim": 16, "num_layers": 1, "heads": 2, "nbhd": 8, "kernel_dim": 8}, "lr": 0.003}},
+    "data": {"class_path": "lieformer.data.ConstellationData", "init_args": {
+        "n_train": 48, "n_val": 16, "n_test": 16, "features": "ones", "batch_size": 16}},
 }
 
 
@@ -33,9 +35,9 @@ def write_config(tmp_path: Path, root: str, **changes) -> Path:
     config = yaml.safe_load(yaml.safe_dump(TINY))
     for key, value in changes.items():
         section, field = key.split(".", 1)
-        config[section][field] = value
+        (config[section]["init_args"] if "init_args" in config[section] else config[section])[field] = value
     config["trainer"]["default_root_dir"] = str(tmp_path / root)
-    config["data"]["cache_dir"] = str(tmp_path / "cache")
+    config["data"]["init_args"]["cache_dir"] = str(tmp_path / "cache")
     path = tmp_path / f"{root}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -135,7 +137,7 @@ def test_se2_classifier_is_invariant_on_moved_test_sets():
     data = generate(ConstellationConfig(n=40, seed=9))
     plain = PointSetDataset(data, "ones")
     moved = PointSetDataset(transform_split(data, "SE2", 3), "ones")
-    lt = PointSetClassifier("LieTransformer", "SE2(alpha=0.2)", 1, network_args=TINY["model"]["network_args"]).double().eval()
+    lt = PointSetClassifier("LieTransformer", "SE2(alpha=0.2)", 1, network_args=TINY["model"]["init_args"]["network_args"]).double().eval()
     group = lt.net.group
     x, v, m = plain.coords.double(), plain.values.double(), plain.mask
     gx_data = moved.coords.double()
@@ -170,7 +172,7 @@ def test_centroid_frame_classifier_scores_the_same_on_every_test_variant():
     torch.manual_seed(1)
     data = generate(ConstellationConfig(n=60, seed=11))
     model = PointSetClassifier("LieTransformer", "SE2(alpha=0.2)", 33, network_args={
-        **TINY["model"]["network_args"], "lift_frame": "centroid"}).double().eval()
+        **TINY["model"]["init_args"]["network_args"], "lift_frame": "centroid"}).double().eval()
     scores = []
     for variant in ("D", "T2", "SE2"):
         ds = PointSetDataset(transform_split(data, variant, 4), "distances")

@@ -5,23 +5,27 @@
     lieformer fit --config ... --ckpt_path last        # resume a killed run, nothing lost
     lieformer test --config ... --ckpt_path last
 
+A config names its task and data by `model.class_path` / `data.class_path` with their `init_args`
+(any PointSetTask — classification, regression, dynamics — and any LightningDataModule); overrides
+may leave out `init_args`: `--model.group "T(2)"`.
 Every run logs CSV and TensorBoard under trainer.default_root_dir, keeps `last.ckpt` (and the
-best by validation accuracy) under <default_root_dir>/checkpoints, and writes its plots there.
+best by the task's validation metric) under <default_root_dir>/checkpoints, and writes its plots there.
 A malformed config or an unknown group ends with a one-line error naming the field.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import torch
+from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from .data.constellation import ConstellationData
-from .tasks.classification import PointSetClassifier
+from .tasks.base import PointSetTask
 from .tasks.plots import plot_constellations
 
 
@@ -65,10 +69,11 @@ class LieformerCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
         root = Path(config.trainer.default_root_dir)
+        monitor, mode = getattr(self.model, "monitor", ("val/loss", "min"))
         kwargs["callbacks"] = [
             *(kwargs.get("callbacks") or []),
-            # first: the best by validation accuracy (what ckpt_path="best" resolves to)
-            ModelCheckpoint(dirpath=root / "checkpoints", monitor="val/D/exact", mode="max", filename="best-{epoch}"),
+            # first: the best by the task's validation metric (what ckpt_path="best" resolves to)
+            ModelCheckpoint(dirpath=root / "checkpoints", monitor=monitor, mode=mode, filename="best-{epoch}"),
             # every epoch: last.ckpt (Lightning writes "last" only beside a top-k save, so keep one)
             ModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=1, filename="latest"),
             PlotsAtEnd(),
@@ -80,10 +85,18 @@ class LieformerCLI(LightningCLI):
         return trainer
 
 
+def build_cli(args: list[str] | None = None, **kwargs) -> LieformerCLI:
+    """The `lieformer` command's LightningCLI (run=False among kwargs: parse and build only)."""
+    return LieformerCLI(PointSetTask, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                        seed_everything_default=0, args=args, save_config_kwargs={"overwrite": True},
+                        parser_kwargs={"exit_on_error": False}, **kwargs)
+
+
 def main(args: list[str] | None = None) -> None:
+    # main(args) from Python (tests, scripts) is intended: not a mix-up with sys.argv
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     try:
-        LieformerCLI(PointSetClassifier, ConstellationData, seed_everything_default=0, args=args,
-             save_config_kwargs={"overwrite": True}, parser_kwargs={"exit_on_error": False})
+        build_cli(args)
     except (ValueError, TypeError, KeyError) as err:
         print(f"lieformer: error: {_one_line(err)}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -95,6 +108,9 @@ def main(args: list[str] | None = None) -> None:
 
 
 def _one_line(err: BaseException) -> str:
+    """The innermost cause (our own message naming the field, not the parser's wrapping of it), on one line."""
+    while err.__cause__ is not None and isinstance(err.__cause__, (ValueError, TypeError, KeyError)):
+        err = err.__cause__
     text = " ".join(str(err).split())
     return text if len(text) < 400 else text[:397] + "..."
 

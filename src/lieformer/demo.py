@@ -16,9 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .cli import LieformerCLI
-from .data.constellation import ConstellationData
-from .tasks.classification import PointSetClassifier
+from .cli import build_cli
 from .tasks.plots import plot_learning_curves
 
 CONFIGS = {
@@ -31,9 +29,7 @@ def run(name: str, config: str, overrides: list[str]) -> tuple[dict, Path, float
     start = time.time()
     root = Path(yaml.safe_load(Path(config).read_text())["trainer"]["default_root_dir"])
     shutil.rmtree(root, ignore_errors=True)  # a fresh run each time: no stale checkpoints or logs
-    cli = LieformerCLI(PointSetClassifier, ConstellationData, seed_everything_default=0, run=False,
-                       args=["--config", config, "--trainer.enable_model_summary", "false", *overrides],
-                       save_config_kwargs={"overwrite": True})
+    cli = build_cli(["--config", config, "--trainer.enable_model_summary", "false", *overrides], run=False)
     cli.trainer.fit(cli.model, cli.datamodule)
     results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path="best", verbose=False)
     metrics = {k: v for r in results for k, v in r.items()}

@@ -1,5 +1,11 @@
-"""Training tasks as LightningModules, and their plots."""
+"""Training tasks as LightningModules (classification, regression, dynamics), and their plots."""
 
-from .classification import NETWORKS, PointSetClassifier, build_network
+from .base import NETWORKS, PointSetTask, build_network
+from .classification import PointSetClassifier
+from .dynamics import DynamicsTask, HamiltonianDynamics, PotentialModule
+from .regression import PointSetRegressor
 
-__all__ = ["NETWORKS", "PointSetClassifier", "build_network"]
+__all__ = [
+    "NETWORKS", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
+    "PotentialModule", "build_network",
+]

@@ -1,0 +1,113 @@
+"""What every task shares: building the network from its name and group, Adam with a linear
+warm-up and cosine decay, metric logging per evaluation set, and the random-number state in
+checkpoints (so a resumed run continues the stream of an uninterrupted one)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..groups import make_group
+from ..models import LieResNet, LieTransformer, SetTransformer
+
+NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer}
+
+
+def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
+    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer takes no group."""
+    if name not in NETWORKS:
+        raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
+    args = dict(args or {})
+    if name == "SetTransformer":
+        return SetTransformer(in_channels, out_channels, **args)
+    try:
+        group_obj = make_group(group)
+    except ValueError as err:
+        raise ValueError(f"model.group: {err}") from None
+    try:
+        return NETWORKS[name](in_channels, out_channels, group_obj, **args)
+    except TypeError as err:
+        raise ValueError(f"model.network_args: {err}") from None
+
+
+class PointSetTask(L.LightningModule):
+    """Base LightningModule. Subclasses build self.net (build_network), call
+    self.save_hyperparameters() with lr, betas, weight_decay and warmup_frac among their
+    arguments, and implement loss_and_metrics(batch) → (loss, {name: value}).
+
+    Optimiser: Adam(lr, betas, weight_decay), the learning rate warmed up linearly over
+    warmup_frac of the steps, then cosine-decayed to 0 (per step). Evaluation sets are logged as
+    {stage}/{eval_names[i]}/{metric}.
+    """
+
+    eval_names: tuple[str, ...] = ("val",)
+    #: the metric that picks the best checkpoint, and whether higher ("max") or lower is better
+    monitor_metric: tuple[str, str] = ("loss", "min")
+
+    def loss_and_metrics(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def metric_key(self, stage: str, dataloader_idx: int, metric: str) -> str:
+        """"{stage}/{metric}" with one evaluation set, "{stage}/{its name}/{metric}" with several."""
+        if len(self.eval_names) == 1:
+            return f"{stage}/{metric}"
+        name = self.eval_names[dataloader_idx] if dataloader_idx < len(self.eval_names) else str(dataloader_idx)
+        return f"{stage}/{name}/{metric}"
+
+    @property
+    def monitor(self) -> tuple[str, str]:
+        """(logged key, "max" | "min") of the checkpoint-selection metric: the first evaluation set's."""
+        metric, mode = self.monitor_metric
+        return self.metric_key("val", 0, metric), mode
+
+    def training_step(self, batch, batch_idx):
+        loss, metrics = self.loss_and_metrics(batch)
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, prog_bar=True, on_step=True, on_epoch=True,
+                      sync_dist=True, batch_size=len(batch[0]))
+        return loss
+
+    def _eval_step(self, stage: str, batch, dataloader_idx: int) -> None:
+        _, metrics = self.loss_and_metrics(batch)
+        self.log_dict({self.metric_key(stage, dataloader_idx, k): v for k, v in metrics.items()}, add_dataloader_idx=False,
+                      prog_bar=(dataloader_idx == 0 and stage == "val"), batch_size=len(batch[0]), sync_dist=True)
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step("val", batch, dataloader_idx)
+
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step("test", batch, dataloader_idx)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, int(hp.warmup_frac * total))
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        checkpoint["rng_states"] = {  # plain tensors and numbers: loadable with weights_only=True
+            "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        states = checkpoint.get("rng_states")
+        if states:
+            torch.set_rng_state(states["torch"])
+            kind, keys, pos, has_gauss, cached = states["numpy"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+            random.setstate(states["python"])
