@@ -1,5 +1,6 @@
 """Training throughput (samples/s) of a constellation config: forward, backward and Adam step of
-its model on batches of its own data, outside Lightning (no logging or validation).
+its task's model on batches of constellation data with its features, outside Lightning (no
+logging or validation).
 
     .venv/bin/python benchmarks/throughput.py                       # the two make-demo configs
     .venv/bin/python benchmarks/throughput.py configs/constellation/lietransformer_se2_long_cpu.yaml --threads 1
@@ -8,6 +9,7 @@ its model on batches of its own data, outside Lightning (no logging or validatio
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 from datetime import date
@@ -17,17 +19,19 @@ import torch
 import yaml
 
 from lieformer.data.constellation import ConstellationConfig, PointSetDataset, generate
-from lieformer.tasks.classification import PointSetClassifier
 
 DEMO = ["configs/constellation/lietransformer_se2_cpu.yaml", "configs/constellation/set_transformer_cpu.yaml"]
 
 
 def throughput(config: str, steps: int) -> tuple[str, int, float]:
     cfg = yaml.safe_load(Path(config).read_text())
-    model_args, data_args = cfg["model"], cfg.get("data", {})
+    task_path = cfg["model"]["class_path"]
+    module, _, name = task_path.rpartition(".")
+    task_cls = getattr(importlib.import_module(module), name)
+    model_args, data_args = cfg["model"].get("init_args", {}), cfg.get("data", {}).get("init_args", {})
     batch = int(data_args.get("batch_size", 64))
     torch.manual_seed(0)
-    model = PointSetClassifier(**model_args).train()
+    model = task_cls(**model_args).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=float(model_args.get("lr", 1e-3)))
     data = PointSetDataset(generate(ConstellationConfig(n=batch * 4, seed=123)), data_args.get("features", "ones"))
     times = []
