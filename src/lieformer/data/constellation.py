@@ -26,7 +26,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 PATTERN_NAMES = ("triangle", "square", "pentagon", "L")
 SLOTS_PER_PATTERN = 2
@@ -179,14 +179,35 @@ def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir) -> 
 
 
 
+class RigidAugment:
+    """Training-batch augmentation of the original code: each set rotated by a uniform angle and
+    shifted by one N(1, 1) scalar added to both coordinates; features recomputed from the moved
+    coordinates. A DataLoader collate_fn; draws from the global torch RNG (seeded, checkpointed)."""
+
+    def __init__(self, features: str):
+        self.features = features
+
+    def __call__(self, items):
+        coords, _, mask, counts = default_collate(items)
+        B = coords.shape[0]
+        theta = 2 * math.pi * torch.rand(B)
+        c, s = torch.cos(theta), torch.sin(theta)
+        R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2).to(coords.dtype)
+        shift = (1 + torch.randn(B, 1, 1)).to(coords.dtype)
+        moved = (coords @ R.transpose(-1, -2) + shift) * mask.unsqueeze(-1)
+        return moved, point_features(moved, mask, self.features), mask, counts
+
+
 class ConstellationData(L.LightningDataModule):
     """Constellation splits for Lightning: validation and test on the D, T2 and SE2 variants
-    (one dataloader each, in that order). Shuffling draws from the global RNG, which
+    (one dataloader each, in that order). augment=True moves every training set by a random
+    rotation and shift (RigidAugment, the original's augmentation; the paper's Set Transformer
+    was trained with it). Shuffling and augmentation draw from the global RNG, which
     seed_everything fixes and checkpoints restore."""
 
     def __init__(self, n_train: int = 10_000, n_val: int = 1_000, n_test: int = 1_000, seed: int = 0,
                  features: str = "ones", batch_size: int = 64, cache_dir: str | None = "data_cache",
-                 variants: tuple[str, ...] = ("D", "T2", "SE2"), num_workers: int = 0):
+                 variants: tuple[str, ...] = ("D", "T2", "SE2"), num_workers: int = 0, augment: bool = False):
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"data.features: unknown features {features!r}; choose one of {FEATURES}")
@@ -206,11 +227,12 @@ class ConstellationData(L.LightningDataModule):
         self.val_sets = [PointSetDataset(transform_split(splits["val"], v, hp.seed + 101), hp.features) for v in hp.variants]
         self.test_sets = [PointSetDataset(transform_split(splits["test"], v, hp.seed + 202), hp.features) for v in hp.variants]
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers)
+    def _loader(self, dataset, shuffle: bool, collate_fn=None) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers,
+                          collate_fn=collate_fn)
 
     def train_dataloader(self):
-        return self._loader(self.train_set, True)
+        return self._loader(self.train_set, True, RigidAugment(self.hparams.features) if self.hparams.augment else None)
 
     def val_dataloader(self):
         return [self._loader(d, False) for d in self.val_sets]
