@@ -103,13 +103,10 @@ def _ball_on_candidates(group, lifted, uq, qq, qidx, cand, cmask, K, radius, see
     """ball_neighbourhood's selection restricted to candidate keys (B, M, C): identical result
     whenever the candidates contain the whole ball (same distances, same counter-based noise)."""
     B, M, C = cand.shape
-    rep, q = lifted.elements.shape[-1], lifted.orbits.shape[-1]
     idx_out, mask_out, inside_counts = [], [], []
     for a, b in _blocks(B, M, C):
         ci, m = cand[:, a:b], b - a
-        uk = gather_points(lifted.elements, ci).reshape(B * m, C, rep, rep)
-        qk = gather_points(lifted.orbits, ci).reshape(B * m, C, q)
-        d = group.distance(uq[:, a:b].reshape(B * m, 1, rep, rep), qq[:, a:b].reshape(B * m, 1, q), uk, qk).view(B, m, C)
+        d = _gathered_distance(group, lifted, uq[:, a:b], qq[:, a:b], ci)
         inside = (d < radius) & cmask[:, a:b] & torch.gather(lifted.mask, 1, ci.flatten(1)).view(B, m, C)
         noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], ci, dtype=d.dtype)
         top = torch.where(inside, noise, noise.new_tensor(-1.0)).topk(min(K, C), dim=-1)
