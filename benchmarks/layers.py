@@ -6,7 +6,9 @@ RotMNIST and QM9 configurations of DESIGN.md §7, against the original LieConv's
 
 Each configuration runs in its own subprocess so that its peak RSS (ru_maxrss) is its own; the
 table prints seconds per step (median), the peak RSS of the whole process, and the ratios to the
-original LieConv numbers measured on the same machine kind (2 cores, torch 2.13 CPU).
+original LieConv numbers measured on the same machine kind (2 cores, torch 2.13 CPU), the step's
+floating-point work (torch's FlopCounterMode: matmuls, convolutions) and the time that work takes
+at this machine's large-matmul rate: a floor for any float32 implementation of the configuration.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from datetime import date
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 # name: (model, group, lift samples, model kwargs, data, original LieConv (s, GB) or None)
 ROTMNIST = dict(k=128, num_layers=6, nbhd=25, fill=0.1, total_ds=0.1)
@@ -33,6 +36,9 @@ CONFIGS = {
     "rotmnist-T2": ("LieResNet", "T(2)", 1, ROTMNIST, "rotmnist", (1.98, 2.2)),
     "rotmnist-SE2": ("LieResNet", "SE2(alpha=0.2)", 1, ROTMNIST, "rotmnist", (2.08, 2.2)),
     "rotmnist-SE2x2": ("LieResNet", "SE2(alpha=0.2)", 2, ROTMNIST, "rotmnist", (9.34, 4.7)),
+    "rotmnist-T2-ckpt": ("LieResNet", "T(2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist", (1.98, 2.2)),
+    "rotmnist-SE2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist", (2.08, 2.2)),
+    "rotmnist-SE2x2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 2, {**ROTMNIST, "checkpoint": True}, "rotmnist", (9.34, 4.7)),
     "qm9-T3": ("LieResNet", "T(3)", 1, QM9_T3, "qm9", (0.75, 1.1)),
     "qm9-SE3x4": ("LieResNet", "SE3(alpha=0.2)", 4, QM9_SE3, "qm9", (6.06, 3.0)),
     "lt-rotmnist-T2": ("LieTransformer", "T(2)", 1, LT_ROTMNIST, "rotmnist", None),
@@ -80,8 +86,22 @@ def run_one(name: str, repeats: int, threads: int) -> dict:
         if i:
             times.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with FlopCounterMode(display=False) as counter:  # after the timing: it does not touch the peak
+        model(coords, values, mask, generator=gen).square().mean().backward()
     return {"name": name, "seconds": statistics.median(times), "peak_mb": peak_mb,
-            "params": sum(p.numel() for p in model.parameters())}
+            "params": sum(p.numel() for p in model.parameters()), "flops": counter.get_total_flops()}
+
+
+def matmul_rate(threads: int) -> float:
+    """FLOP/s of a large float32 matmul on this machine: the compute ceiling of any step."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(2):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    return 5 * 2 * 2048**3 / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -95,10 +115,13 @@ def main() -> None:
         print(json.dumps(run_one(args.child, args.repeats, args.threads)))
         return
     names = args.only or list(CONFIGS)
+    rate = matmul_rate(args.threads)
     print(f"# {date.today()} · {platform.processor() or platform.machine()} · torch {torch.__version__} · "
-          f"{args.threads} threads · median of {args.repeats}, train-mode forward+backward\n")
-    print("| configuration | model | group | lift samples | s/step | peak RSS MB | vs original time | vs original memory |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"{args.threads} threads · median of {args.repeats}, train-mode forward+backward · "
+          f"float32 matmul peak {rate / 1e9:.0f} GFLOP/s\n")
+    print("| configuration | model | group | lift samples | s/step | peak RSS MB | vs original time | vs original memory "
+          "| GFLOP/step | compute floor s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--threads", str(args.threads)],
@@ -114,8 +137,8 @@ def main() -> None:
             memory = f"{r['peak_mb'] / (original[1] * 1024):.2f}×"
         else:
             speed = memory = "n/a"
-        print(f"| {name} | {model_name} | {group} | {samples} | {r['seconds']:.3f} | {r['peak_mb']:.0f} | {speed} | {memory} |",
-              flush=True)
+        print(f"| {name} | {model_name} | {group} | {samples} | {r['seconds']:.3f} | {r['peak_mb']:.0f} | {speed} | {memory} "
+              f"| {r['flops'] / 1e9:.1f} | {r['flops'] / rate:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

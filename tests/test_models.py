@@ -246,6 +246,14 @@ def test_checkpointed_model_matches_plain(builder):
     assert saved_bytes(ckpt, x, v, mask) < 0.8 * saved_bytes(plain, x, v, mask)
 
 
+def test_lieresnet_checkpoint_option_reaches_every_conv():
+    model = small_resnet("SE2", checkpoint=True)
+    convs = [m for m in model.modules() if type(m).__name__ == "LieConv"]
+    assert len(convs) == 2 and all(c.checkpoint for c in convs)
+    assert [c.fps_ordered for c in convs] == [False, True]  # only the first layer runs FPS
+    assert not any(c.fps_ordered for c in small_resnet("SE2", total_ds=1.0).modules() if hasattr(c, "fps_ordered"))
+
+
 def saved_bytes(model, x, v, mask) -> int:
     """Bytes autograd keeps for the backward pass of one training forward."""
     total = 0

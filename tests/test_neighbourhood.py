@@ -16,6 +16,7 @@ from lieformer import LieResNet, LieTransformer, make_group
 from lieformer.nn.neighbourhood import (
     AdaptiveRadius,
     ball_neighbourhood,
+    farthest_point_prefix,
     farthest_point_subsample,
     knn_neighbourhood,
 )
@@ -121,6 +122,34 @@ def test_fps_matches_reference_and_respects_padding():
     assert idx[0].tolist() == ref0
     assert idx[1, :15].tolist() == ref1
     assert (idx[1, :15] < 60).all()
+
+
+@pytest.mark.parametrize("spec", ["T(2)", "SE2"])
+def test_fps_of_an_fps_result_is_its_prefix(spec):
+    """Greedy FPS nests: FPS of an FPS result (in greedy order, from its first point) is its
+    prefix — checked against a brute-force greedy on the group distance — so LieResNet's later
+    layers take prefixes (farthest_point_prefix) instead of running FPS again."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 120, 2, generator=gen, dtype=torch.float64)
+    mask = torch.ones(2, 120, dtype=torch.bool)
+    mask[1, 90:] = False
+    group, lifted = lift_points(x, spec, mask)
+    idx, slot = farthest_point_subsample(group, lifted, 0.6, generator=torch.Generator().manual_seed(0))
+    first = lifted.select(idx)
+    first = first._replace(mask=first.mask & slot)
+    assert slot.sum(-1).tolist() == [72, 54]
+    prefix, prefix_mask = farthest_point_prefix(first.mask, 0.5)
+    assert prefix_mask.sum(-1).tolist() == [36, 27]
+    for b, n in enumerate([72, 54]):
+        d = group.distance(first.elements[b : b + 1, :n], first.orbits[b : b + 1, :n],
+                           first.elements[b : b + 1, :n], first.orbits[b : b + 1, :n])[0].numpy()
+        chosen, nearest = [0], d[0].copy()
+        for _ in range(n // 2 - 1):
+            chosen.append(int(np.argmax(nearest)))
+            nearest = np.minimum(nearest, d[chosen[-1]])
+        assert prefix[b, : n // 2].tolist() == chosen == list(range(n // 2))
+    with pytest.raises(ValueError, match="valid points must come first"):
+        farthest_point_prefix(torch.tensor([[True, False, True]]), 0.5)
 
 
 @pytest.mark.parametrize("angle", [math.pi / 2, 0.7])

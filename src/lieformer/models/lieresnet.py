@@ -17,7 +17,10 @@ class LieResNet(LiftingModel):
     Layer i keeps ds_frac = total_ds^(1/num_layers) of its input points (FPS), uses the fill
     fill/ds_frac^i (so neighbourhoods keep their size as points thin out) and widens its
     channels to k/ds_frac^(i/2) — the LieConv image model; total_ds = 1 keeps every point and
-    k fixed (the molecule model). Same constructor whatever the group.
+    k fixed (the molecule model). Same constructor whatever the group. Only the first layer runs
+    FPS; later layers take prefixes of its greedy order, which is the FPS of their input
+    (farthest_point_prefix) — one greedy loop per forward instead of num_layers.
+    checkpoint=True recomputes each LieConv's per-pair work in the backward pass (less memory).
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class LieResNet(LiftingModel):
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
         lift_frame: str = "random",
+        checkpoint: bool = False,
     ):
         super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
         if not 0.0 < total_ds <= 1.0:
@@ -49,6 +53,7 @@ class LieResNet(LiftingModel):
             BottleBlock(
                 widths[i], widths[i + 1], self.group, batchnorm=batchnorm,
                 nbhd=nbhd, fill=min(1.0, fill / ds**i), ds_frac=ds, knn=knn, mean=mean,
+                checkpoint=checkpoint, fps_ordered=i > 0 and ds < 1,
             )
             for i in range(num_layers)
         )

@@ -15,7 +15,13 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..groups.base import Lifted, LieGroup, gather_points
-from .neighbourhood import AdaptiveRadius, ball_neighbourhood, farthest_point_subsample, knn_neighbourhood
+from .neighbourhood import (
+    AdaptiveRadius,
+    ball_neighbourhood,
+    farthest_point_prefix,
+    farthest_point_subsample,
+    knn_neighbourhood,
+)
 from .norm import MaskedBatchNorm, NoNorm
 
 
@@ -73,6 +79,8 @@ class LieConv(nn.Module):
     training to contain a `fill` fraction of the points, or the `nbhd` nearest with knn=True.
     With mean=True the sum over neighbours is divided by their number *before* the final Linear
     (the original divides after it, bias included; ours keeps the bias a bias).
+    fps_ordered=True declares the input an FPS result in greedy order (a previous subsampling
+    layer's output): its FPS is then its prefix (farthest_point_prefix), with no distances.
     checkpoint=True recomputes the per-pair work (kernel MLP, gather, contraction) in the
     backward pass instead of storing it: training memory O(M·c) instead of O(M·K·hidden).
     """
@@ -91,6 +99,7 @@ class LieConv(nn.Module):
         kernel_hidden: int = 32,
         batchnorm: bool = True,
         checkpoint: bool = False,
+        fps_ordered: bool = False,
     ):
         super().__init__()
         if nbhd < 1:
@@ -98,7 +107,7 @@ class LieConv(nn.Module):
         if not 0.0 < ds_frac <= 1.0:
             raise ValueError(f"LieConv: ds_frac must lie in (0, 1], got {ds_frac}")
         self.group, self.nbhd, self.ds_frac, self.knn, self.mean = group, nbhd, ds_frac, knn, mean
-        self.checkpoint = checkpoint
+        self.checkpoint, self.fps_ordered = checkpoint, fps_ordered
         self.radius = AdaptiveRadius(min(fill, 1.0))
         self.weightnet = WeightNet(group.pair_dim, kernel_dim, kernel_hidden, batchnorm=batchnorm)
         self.linear = nn.Linear(in_channels * kernel_dim, out_channels)
@@ -107,7 +116,10 @@ class LieConv(nn.Module):
         """(query indices or None, the query set) by FPS to ds_frac of the valid points."""
         if self.ds_frac >= 1.0:
             return None, lifted
-        idx, slot_mask = farthest_point_subsample(self.group, lifted, self.ds_frac, generator)
+        if self.fps_ordered:
+            idx, slot_mask = farthest_point_prefix(lifted.mask, self.ds_frac)
+        else:
+            idx, slot_mask = farthest_point_subsample(self.group, lifted, self.ds_frac, generator)
         queries = lifted.select(idx)
         return idx, queries._replace(mask=queries.mask & slot_mask)
 
@@ -119,17 +131,22 @@ class LieConv(nn.Module):
         return nb
 
     def aggregate(self, values: Tensor, idx: Tensor, pairs: Tensor, mask: Tensor, mode: str = "eval") -> tuple[Tensor, ...]:
-        """Σ_k f_j ⊗ k(ℓ_ij) over the valid neighbours: (B, M, c_in·m), then WeightNet statistics.
+        """Σ_k k(ℓ_ij) ⊗ f_j over the valid neighbours: (B, M, m·c_in), then WeightNet statistics.
 
         values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
         the valid pairs only; the contraction over K is one batched matmul.
         """
         flat = mask.reshape(-1)
-        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat], mode)
+        every = bool(flat.all())  # common case: no padding slot, no copy into a zeroed tensor
+        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat] if not every
+                                            else pairs.reshape(-1, pairs.shape[-1]), mode)
         m = self.weightnet.out_dim
-        w = w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid).view(*mask.shape, m)
+        w = w_valid if every else w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid)
+        w = w.view(*mask.shape, m)
+        if self.mean:  # 1/|nbhd(i)| on the (B, M, K, m) kernel values: cheaper than on (B, M, m·c_in)
+            w = w / mask.sum(-1, keepdim=True).clamp_min(1).unsqueeze(-1).to(w.dtype)
         f = gather_points(values, idx)  # (B, M, K, c_in)
-        return ((f.transpose(-1, -2) @ w).flatten(2), *stats)
+        return ((w.transpose(-1, -2) @ f).flatten(2), *stats)  # (B, M, m·c_in), m-major
 
     def forward(self, lifted: Lifted, generator=None, query_idx: Tensor | None = None, queries: Lifted | None = None) -> Lifted:
         """Convolve lifted.values at the queries; query_idx/queries from subsample() (computed here
@@ -144,9 +161,10 @@ class LieConv(nn.Module):
             self.weightnet.update_running_stats(stats)
         else:
             agg, *_ = self.aggregate(lifted.values, nb.idx, pairs, mask, "train" if self.training else "eval")
-        if self.mean:
-            agg = agg / mask.sum(-1, keepdim=True).clamp_min(1).to(agg.dtype)
-        out = self.linear(agg)
+        # self.linear's weight is laid out (c_out, c_in·m) as in the original; agg is m-major
+        c_out, m = self.linear.out_features, self.weightnet.out_dim
+        weight = self.linear.weight.view(c_out, -1, m).transpose(1, 2).reshape(c_out, -1)
+        out = F.linear(agg, weight, self.linear.bias)
         return queries.with_values(torch.where(queries.mask.unsqueeze(-1), out, torch.zeros((), dtype=out.dtype)))
 
 

@@ -355,6 +355,26 @@ def subsample_counts(mask: Tensor, fraction: float) -> Tensor:
     return torch.where(n > 0, torch.round(n * fraction).clamp_min(1), n).long()
 
 
+def farthest_point_prefix(mask: Tensor, fraction: float) -> tuple[Tensor, Tensor]:
+    """FPS of a set that is itself an FPS result in greedy order: its first round(fraction · n_b)
+    points, (idx (B, M), mask (B, M)) as farthest_point_subsample returns them. No distances.
+
+    Exact because greedy FPS nests: started from the same point, FPS on the first n points of a
+    greedy sequence S picks S's next point at every step (that point was the farthest from the
+    chosen ones over a superset, and it lies in the subset), so it returns S's prefix. LieResNet
+    uses it after its first subsampling layer: one FPS per forward instead of one per layer.
+    Needs each row's valid points first (mask[b, :n_b] True), as an FPS result's slot mask is.
+    """
+    B, L = mask.shape
+    counts = subsample_counts(mask, fraction)
+    if bool((mask.sum(-1, keepdim=True) > torch.arange(L, device=mask.device)).ne(mask).any()):
+        raise ValueError("farthest_point_prefix: each row's valid points must come first (an FPS result)")
+    M = int(counts.max().item()) if B else 0
+    slot_mask = torch.arange(M, device=mask.device)[None] < counts[:, None]
+    idx = torch.where(slot_mask, torch.arange(M, device=mask.device)[None], 0)
+    return idx, slot_mask
+
+
 def farthest_point_subsample(
     group: LieGroup,
     lifted: Lifted,
