@@ -27,6 +27,7 @@ bench: $(STAMP)   # every table of BENCHMARKS.md (about half an hour on 2 cores)
 	$(PY) benchmarks/scaling.py --points 1000 3000 10000 30000 100000
 	$(PY) benchmarks/scaling.py --points 1000 3000 10000 30000 100000 --model LieTransformer
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/stages.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -3,8 +3,8 @@
     f'(u_i) = 1/|nbhd(i)| · Σ_{j ∈ nbhd(i)} k_θ(log(u_i⁻¹u_j), q_i, q_j) f(u_j)
 
 with the kernel k_θ factorised as in PointConv: a small MLP ("WeightNet") maps each pair feature
-to w_ij ∈ R^m (m = 16), the neighbours are contracted into (c_in × m) per query, and one Linear
-maps c_in·m → c_out. No c_in × c_out matrix per pair is ever formed.
+to w_ij ∈ R^m (m = 16), the neighbours are contracted into Σ_j w_ij ⊗ f_j (m × c_in) per query,
+and one Linear maps c_in·m → c_out. No c_in × c_out matrix per pair is ever formed.
 """
 
 from __future__ import annotations
