@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lieformer import LieResNet, LieTransformer, make_group
+from lieformer.nn import LieConv
 from lieformer.nn.attention import COMBINATIONS, CONTENTS, LOCATIONS, NORMALISATIONS
 from lieformer.testing import assert_equivariant, assert_padding_invariant
 
@@ -248,10 +249,10 @@ def test_checkpointed_model_matches_plain(builder):
 
 def test_lieresnet_checkpoint_option_reaches_every_conv():
     model = small_resnet("SE2", checkpoint=True)
-    convs = [m for m in model.modules() if type(m).__name__ == "LieConv"]
+    convs = [m for m in model.modules() if isinstance(m, LieConv)]
     assert len(convs) == 2 and all(c.checkpoint for c in convs)
     assert [c.fps_ordered for c in convs] == [False, True]  # only the first layer runs FPS
-    assert not any(c.fps_ordered for c in small_resnet("SE2", total_ds=1.0).modules() if hasattr(c, "fps_ordered"))
+    assert not any(c.fps_ordered for c in small_resnet("SE2", total_ds=1.0).modules() if isinstance(c, LieConv))
 
 
 def saved_bytes(model, x, v, mask) -> int:

@@ -100,13 +100,17 @@ def test_ball_padding_and_chunking_invariant(monkeypatch):
             assert set(ref.idx[b, i][ref.mask[b, i]].tolist()) == set(pad.idx[b, i][pad.mask[b, i]].tolist())
 
 
-def reference_fps(points: np.ndarray, start: int, m: int) -> list[int]:
-    chosen, nearest = [start], cdist(points[start : start + 1], points)[0]
+def greedy_fps(distances: np.ndarray, start: int, m: int) -> list[int]:
+    """Brute-force greedy FPS on a full (n, n) distance matrix."""
+    chosen, nearest = [start], distances[start].copy()
     for _ in range(m - 1):
-        nxt = int(np.argmax(nearest))
-        chosen.append(nxt)
-        nearest = np.minimum(nearest, cdist(points[nxt : nxt + 1], points)[0])
+        chosen.append(int(np.argmax(nearest)))
+        nearest = np.minimum(nearest, distances[chosen[-1]])
     return chosen
+
+
+def reference_fps(points: np.ndarray, start: int, m: int) -> list[int]:
+    return greedy_fps(cdist(points, points), start, m)
 
 
 def test_fps_matches_reference_and_respects_padding():
@@ -143,11 +147,7 @@ def test_fps_of_an_fps_result_is_its_prefix(spec):
     for b, n in enumerate([72, 54]):
         d = group.distance(first.elements[b : b + 1, :n], first.orbits[b : b + 1, :n],
                            first.elements[b : b + 1, :n], first.orbits[b : b + 1, :n])[0].numpy()
-        chosen, nearest = [0], d[0].copy()
-        for _ in range(n // 2 - 1):
-            chosen.append(int(np.argmax(nearest)))
-            nearest = np.minimum(nearest, d[chosen[-1]])
-        assert prefix[b, : n // 2].tolist() == chosen == list(range(n // 2))
+        assert prefix[b, : n // 2].tolist() == greedy_fps(d, 0, n // 2) == list(range(n // 2))
     with pytest.raises(ValueError, match="valid points must come first"):
         farthest_point_prefix(torch.tensor([[True, False, True]]), 0.5)
 

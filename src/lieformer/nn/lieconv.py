@@ -138,8 +138,8 @@ class LieConv(nn.Module):
         """
         flat = mask.reshape(-1)
         every = bool(flat.all())  # common case: no padding slot, no copy into a zeroed tensor
-        w_valid, stats = self.weightnet.mlp(pairs.reshape(-1, pairs.shape[-1])[flat] if not every
-                                            else pairs.reshape(-1, pairs.shape[-1]), mode)
+        rows = pairs.reshape(-1, pairs.shape[-1])
+        w_valid, stats = self.weightnet.mlp(rows if every else rows[flat], mode)
         m = self.weightnet.out_dim
         w = w_valid if every else w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid)
         w = w.view(*mask.shape, m)

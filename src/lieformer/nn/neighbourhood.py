@@ -369,10 +369,9 @@ def farthest_point_prefix(mask: Tensor, fraction: float) -> tuple[Tensor, Tensor
     counts = subsample_counts(mask, fraction)
     if bool((mask.sum(-1, keepdim=True) > torch.arange(L, device=mask.device)).ne(mask).any()):
         raise ValueError("farthest_point_prefix: each row's valid points must come first (an FPS result)")
-    M = int(counts.max().item()) if B else 0
-    slot_mask = torch.arange(M, device=mask.device)[None] < counts[:, None]
-    idx = torch.where(slot_mask, torch.arange(M, device=mask.device)[None], 0)
-    return idx, slot_mask
+    slots = torch.arange(int(counts.max().item()) if B else 0, device=mask.device)[None]
+    slot_mask = slots < counts[:, None]
+    return torch.where(slot_mask, slots, 0), slot_mask
 
 
 def farthest_point_subsample(
