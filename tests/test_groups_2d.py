@@ -5,6 +5,7 @@ against their per-pair definitions. Numeric tests run in float32 and float64."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -155,12 +156,13 @@ def test_gradcheck_generic_points(group):
 
 @pytest.mark.parametrize("group", ALL, ids=ids)
 def test_section_and_orbit_gradients_finite_at_zero_and_padding(group, dtype):
-    """A padding point (zeros, or the origin for the groups on R²) must not give NaN gradients."""
+    """A padding point (zeros), or a valid point at the origin where the group acts there, must
+    not give NaN gradients (RxSO2 and Rx act on R² \\ {0}, SQ and RxSQ on the open quadrant)."""
     x = coords(group, (1, 3), torch.Generator().manual_seed(4), dtype)
     x[0, 0] = 0
     x.requires_grad_()
     values = torch.ones(1, 3, 1, dtype=dtype)
-    mask = torch.tensor([[name(group) not in POSITIVE, True, True]])
+    mask = torch.tensor([[name(group) not in POSITIVE | {"RxSO2", "Rx"}, True, True]])
     lifted = group.lift(x, values, mask, 2, generator=torch.Generator().manual_seed(5))
     L = lifted.mask.shape[1]
     idx = torch.randint(0, L, (1, L, 3), generator=torch.Generator().manual_seed(6))
@@ -406,13 +408,18 @@ def test_se2_canonical_pair_features_invariant(L, dtype):
 
 
 # ---------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("group", [SQ(), RxSQ()], ids=ids)
-@pytest.mark.parametrize("bad_value", [-0.5, 0.0])
-def test_positive_quadrant_rejects_other_points(group, bad_value):
+@pytest.mark.parametrize("group,bad_point,space", [
+    (SQ(), (0.3, -0.5), "positive quadrant"), (SQ(), (0.3, 0.0), "positive quadrant"),
+    (RxSQ(), (-0.5, 0.3), "positive quadrant"), (RxSQ(), (0.3, 0.0), "positive quadrant"),
+    (RxSO2(), (0.0, 0.0), "R² \\ {0}"), (Rx(), (0.0, 0.0), "R² \\ {0}"),
+], ids=lambda p: name(p) if hasattr(p, "lie_dim") else None)
+def test_points_outside_the_space_are_refused(group, bad_point, space):
+    """Valid points outside the space a group acts on are refused, naming the point: the
+    quadrant's boundary for SQ and RxSQ, the origin for RxSO2 and Rx (R² without 0)."""
     x = torch.rand(1, 4, 2) + 0.1
     v, m = torch.zeros(1, 4, 1), torch.ones(1, 4, dtype=torch.bool)
-    x[0, 2, 1] = bad_value
-    with pytest.raises(ValueError, match=f"{name(group)} acts on the positive quadrant"):
+    x[0, 2] = torch.tensor(bad_point)
+    with pytest.raises(ValueError, match=rf"{name(group)}\(.*acts on .*{re.escape(space)}.*\(batch 0, point 2\)"):
         group.lift(x, v, m, 1)
     m[0, 2] = False  # the same point as padding is fine
     lifted = group.lift(x, v, m, 1)

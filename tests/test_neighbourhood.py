@@ -20,7 +20,7 @@ from lieformer.nn.neighbourhood import (
     farthest_point_subsample,
     knn_neighbourhood,
 )
-from lieformer.nn.randomness import uniform
+from lieformer.randomness import uniform
 
 
 def lift_points(x, group="T(2)", mask=None):

@@ -31,11 +31,23 @@ def lift_samples_of(model: nn.Module, group: LieGroup) -> int:
 def transformed_inputs(group: LieGroup, g: Tensor, coords: Tensor, mask: Tensor, stabilizer: Tensor):
     """(g·x, h_g(x)·h): the input and stabilizer whose lift is g times the lift of (x, h).
 
-    Padding points (mask False) are left where they are, with h unchanged.
+    Padding points (mask False) are left where they are, with h unchanged. Raises
+    AssertionError when h_g(x) is not in the stabilizer the lift draws from (a section or
+    action that do not match, or g outside the group the lift is exact for): the compensated
+    lift would then not be a lift, and a passing check would prove nothing.
     """
     gx = torch.where(mask.unsqueeze(-1), group.act(g, coords), coords)
     safe = torch.where(mask.unsqueeze(-1), coords, torch.zeros_like(coords))
     hg = group.compensating_stabilizer(g, safe)
+    atol = 100 * torch.finfo(coords.dtype).eps * (1 + safe.abs().amax())
+    outside = ~group.stabilizer_contains(hg, safe, float(atol)) & mask
+    if outside.any():
+        b, n = outside.nonzero()[0].tolist()
+        raise AssertionError(
+            f"{group!r}: the compensating element h_g(x) = s(g·x)⁻¹·g·s(x) of point {n} of set {b} is not in the "
+            f"stabilizer the lift draws from (it does not fix the orbit representative, or is off the lift's grid): "
+            f"the group's section and action disagree, or g is not in the group the lift is exact for"
+        )
     return gx, torch.where(mask[:, :, None, None, None], group.mul(hg.unsqueeze(2), stabilizer), stabilizer)
 
 
@@ -75,6 +87,10 @@ def assert_equivariant(
     outputs, ρ = identity). Both passes use the same generator seed and the same module state
     (buffers such as BatchNorm statistics and adaptive radii are restored between them), in the
     model's current train/eval mode. Returns (model(x), model(g·x)).
+
+    A model with lift_frame="centroid" is run on x and g·x as they are, with no stabilizer: its
+    frames must make it equivariant by themselves. Otherwise the second pass gets the
+    compensating stabilizer h_g(x)·h, checked to lie in the lift's stabilizer.
     """
     coords, values, mask = batch
     dtype, device = coords.dtype, coords.device
@@ -83,8 +99,10 @@ def assert_equivariant(
     gen = torch.Generator(device=device).manual_seed(seed + 1)
     if g is None:
         g = random_element(group, (B,), generator=gen, dtype=dtype, device=device)
-    h = group.lift_stabilizer(B, N, S, gen, dtype, device)
+    h = group.lift_stabilizer(B, N, S, gen, dtype, device, coords=torch.where(mask.unsqueeze(-1), coords, 0.0))
     gx, gh = transformed_inputs(group, g, coords, mask, h)
+    if getattr(model, "lift_frame", "random") == "centroid":
+        h = gh = None
     state = {k: v.clone() for k, v in model.state_dict().items()}
     out = _run(model, coords, values, mask, h, seed, state)
     out_g = _run(model, gx, values, mask, gh, seed, state)
@@ -104,22 +122,25 @@ def assert_padding_invariant(
 ) -> None:
     """Appending n_pad padding points (mask False, random coordinates and values) changes no output.
 
-    The model is run in eval mode with a fixed lift draw per real point: padding must neither
-    shift the random stream nor leak into the result, so the stabilizer of the real points is
-    passed explicitly and the generator seed is the same.
+    Checked twice, in the model's current mode with the same generator seed: with the model's
+    own lift (random draws are keyed to each point, so padding must not move them) and with an
+    explicit stabilizer for the real points.
     """
     coords, values, mask = batch
     group = model.group
     B, N, d = coords.shape
     S = lift_samples_of(model, group)
     gen = torch.Generator(device=coords.device).manual_seed(seed + 2)
-    h = group.lift_stabilizer(B, N + n_pad, S, gen, coords.dtype, coords.device)
     junk = lambda *shape: 100 * torch.randn(*shape, generator=gen, dtype=coords.dtype, device=coords.device)  # noqa: E731
     pad_coords = torch.cat([coords, junk(B, n_pad, d).abs() + 1], 1)
     pad_values = torch.cat([values, junk(B, n_pad, values.shape[-1])], 1)
     pad_mask = torch.cat([mask, torch.zeros(B, n_pad, dtype=torch.bool, device=mask.device)], 1)
+    h = group.lift_stabilizer(B, N + n_pad, S, gen, coords.dtype, coords.device,
+                              coords=torch.where(pad_mask.unsqueeze(-1), pad_coords, 0.0))
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    out = _run(model, coords, values, mask, h[:, :N], seed, state)
-    out_pad = _run(model, pad_coords, pad_values, pad_mask, h, seed, state)
+    tol = rtol or RTOL.get(coords.dtype, 1e-5)
+    for how, h_real, h_pad in (("its own lift", None, None), ("an explicit stabilizer", h[:, :N], h)):
+        out = _run(model, coords, values, mask, h_real, seed, state)
+        out_pad = _run(model, pad_coords, pad_values, pad_mask, h_pad, seed, state)
+        _close(out_pad, out, tol, f"{type(model).__name__} with {n_pad} padding points and {how}")
     model.load_state_dict(state)
-    _close(out_pad, out, rtol or RTOL.get(coords.dtype, 1e-5), f"{type(model).__name__} with {n_pad} padding points")

@@ -22,6 +22,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ..randomness import draw_seed, point_uniforms
+
 
 class Lifted(NamedTuple):
     """A batch of lifted points: group elements, orbit identifiers, values and a validity mask.
@@ -74,6 +76,10 @@ class LieGroup(ABC):
     trivial_stabilizer: bool = False
     #: w > 0 when distance(u_a, u_b) ≥ w·‖positions(u_a) − positions(u_b)‖ (grid-pruned searches)
     position_weight: float = 0.0
+    #: coordinate axes the group translates along: centre() subtracts the set's mean on them
+    translation_axes: tuple[int, ...] = ()
+    #: uniforms per stabilizer draw (stabilizer_from_uniform); 0 for trivial stabilizers
+    stabilizer_uniforms: int = 0
 
     def __init__(self, alpha: float = 0.2):
         if not 0.0 <= float(alpha) <= 1.0:
@@ -99,6 +105,21 @@ class LieGroup(ABC):
         """Width of pair_features: lie_dim + 2·q_dim unless a group says otherwise."""
         return self.lie_dim + 2 * self.q_dim
 
+    @property
+    def has_frames(self) -> bool:
+        """Whether the group can lift with equivariant frames (lift_frame="centroid",
+        frame_stabilizer): trivial stabilizers need none; SO2, SE2 and SO3 build them."""
+        return self.trivial_stabilizer
+
+    @property
+    def embed_dim(self) -> int:
+        """Width of embed(g): lie_dim where log is continuous on the whole group."""
+        return self.lie_dim
+
+    def pair_dim_of(self, features: str = "log") -> int:
+        """Width of pair_features(..., features=features)."""
+        return self.pair_dim + (self.embed_dim - self.lie_dim if check_features(features) == "continuous" else 0)
+
     # ------------------------------------------------------------------ group structure
     @abstractmethod
     def exp(self, a: Tensor) -> Tensor:
@@ -111,6 +132,13 @@ class LieGroup(ABC):
     def inv(self, g: Tensor) -> Tensor:
         """g⁻¹ for (..., rep, rep)."""
         return torch.linalg.inv(g)
+
+    def embed(self, g: Tensor) -> Tensor:
+        """A continuous, injective map of group elements (..., rep, rep) → (..., embed_dim) whose
+        first lie_dim entries equal log(g) to first order at the identity (the rest are of second
+        order). log itself where it is continuous (vector groups); groups with rotations, whose
+        log jumps at angle π (θ = ±π), override it."""
+        return self.log(g)
 
     def mul(self, g: Tensor, h: Tensor) -> Tensor:
         """g·h, broadcasting over leading dimensions."""
@@ -152,21 +180,50 @@ class LieGroup(ABC):
         """The orbit representative o_q (..., d) for orbit ids (..., q_dim)."""
         raise NotImplementedError(f"{type(self).__name__} does not expose orbit representatives")
 
-    def check_coords(self, coords: Tensor) -> None:
-        """Raise ValueError if valid coordinates lie outside the space the group acts on."""
+    def outside_domain(self, coords: Tensor) -> Tensor:
+        """(…) bool: True where a point lies outside the space the group acts on (default: none)."""
+        return torch.zeros(coords.shape[:-1], dtype=torch.bool, device=coords.device)
 
-    def lift_stabilizer(self, B: int, N: int, S: int, generator, dtype, device) -> Tensor:
-        """Stabilizer draws for lifting (B, N, S, rep, rep): i.i.d. Haar; discrete lifts override."""
-        return self.sample_stabilizer((B, N, S), generator=generator, dtype=dtype, device=device)
+    #: how outside_domain's points are described in the error message
+    domain_description: str = ""
+
+    def centre(self, coords: Tensor, mask: Tensor) -> Tensor:
+        """Subtract each set's mean of the valid points along translation_axes (padding stays 0).
+
+        For groups containing those translations this changes no invariant output in exact
+        arithmetic, and keeps float32 exact far from the origin: x − c of floats near a large c
+        is exact, while u_i⁻¹u_j of translations near 1e6 rounds to ~0.06."""
+        if not self.translation_axes:
+            return coords
+        m = mask.unsqueeze(-1).to(torch.float64)
+        axes = torch.zeros(coords.shape[-1], dtype=torch.float64, device=coords.device)
+        axes[list(self.translation_axes)] = 1
+        mean = (coords.double() * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
+        return torch.where(mask.unsqueeze(-1), coords - (mean * axes).to(coords.dtype), coords)
+
+    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
+        """Stabilizer elements (B, N, S, rep, rep) from uniforms u (B, N, S, stabilizer_uniforms):
+        Haar on the stabilizer of each point's orbit representative (coords (B, N, d) decide where
+        that stabilizer is larger, e.g. the origin under rotations; None: generic points)."""
+        return self.identity(u.shape[:-1], u.dtype, u.device)
+
+    def lift_stabilizer(self, B: int, N: int, S: int, generator=None, dtype=None, device=None,
+                        coords: Tensor | None = None) -> Tensor:
+        """Stabilizer draws for lifting (B, N, S, rep, rep), i.i.d. Haar, keyed to (set, point,
+        sample) by counter-based noise from one seed of the generator: appending padding points
+        or changing N never changes the draws of the other points. Discrete lifts override."""
+        u = point_uniforms(draw_seed(generator, device), (B, N, S), self.stabilizer_uniforms,
+                           dtype or torch.get_default_dtype(), device)
+        return self.stabilizer_from_uniform(u, coords)
 
     def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
         """Stabilizer draws (B, N, S, rep, rep) that make the lift equivariant by construction:
         h(g·X) = h_g(x)·h(X) for every g, so lift(g·X) = g·lift(X) with no compensation.
 
-        Built from an equivariant frame of the whole set (e.g. the direction to its centroid);
-        the S samples of a point are spread by the golden angle, so none is exactly π from
-        another (where log is discontinuous). Groups with trivial stabilizers return identities.
-        """
+        Built from an equivariant frame vector of each point (frame_vectors); the S samples of a
+        point are spread by the golden angle, so none is exactly π from another. Groups with
+        trivial stabilizers return identities. Raises ValueError naming the point where no
+        stable frame exists (the set is symmetric about it)."""
         if self.trivial_stabilizer:
             B, N, _ = coords.shape
             return self.identity((B, N, n_samples), coords.dtype, coords.device)
@@ -192,7 +249,7 @@ class LieGroup(ABC):
         B, N, _ = coords.shape
         S = n_samples
         if stabilizer is None:
-            stabilizer = self.lift_stabilizer(B, N, S, generator, coords.dtype, coords.device)
+            stabilizer = self.lift_stabilizer(B, N, S, generator, coords.dtype, coords.device, coords=coords)
         else:
             expected = (B, N, S, self.rep_dim, self.rep_dim)
             if tuple(stabilizer.shape) != expected:
@@ -243,8 +300,18 @@ class LieGroup(ABC):
             b, n = bad_values.nonzero()[0].tolist()
             raise ValueError(f"{name}: values contain NaN or inf at valid point (batch {b}, point {n})")
         coords = torch.where(mask.unsqueeze(-1), coords, torch.zeros((), dtype=coords.dtype, device=coords.device))
-        self.check_coords(coords[mask])
+        outside = self.outside_domain(coords) & mask
+        if outside.any():
+            b, n = outside.nonzero()[0].tolist()
+            raise ValueError(f"{name} acts on {self.domain_description}: valid point (batch {b}, point {n}) = "
+                             f"{coords[b, n].tolist()} lies outside it")
         return coords, mask
+
+    def stabilizer_contains(self, h: Tensor, coords: Tensor, atol: float) -> Tensor:
+        """(B, N) bool: whether h (B, N, rep, rep) lies in the stabilizer the lift draws from at
+        each point (coords (B, N, d)): by default, whether h fixes the orbit representative."""
+        o = self.origin(self.orbit(coords))
+        return (self.act(h, o) - o).abs().amax(-1) <= atol * (1 + o.abs().amax(-1))
 
     def compensating_stabilizer(self, g: Tensor, coords: Tensor) -> Tensor:
         """h_g(x) = s(g·x)⁻¹·g·s(x) (B, N, rep, rep): lift(g·x, h_g(x)·h) = g·lift(x, h) exactly.
@@ -258,17 +325,20 @@ class LieGroup(ABC):
         """u_i⁻¹·u_j, broadcasting."""
         return self.mul(self.inv(ui), uj)
 
-    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
-        """log(u_i⁻¹u_j) ⊕ q_i ⊕ q_j for queries i and neighbours j = idx[b, i, k].
+    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
+                      features: str = "log") -> Tensor:
+        """ψ(u_i⁻¹u_j) ⊕ q_i ⊕ q_j for queries i and neighbours j = idx[b, i, k], ψ = log (the
+        papers; it jumps where u_i⁻¹u_j is a rotation by π) or, features="continuous", embed.
 
         idx (B, M, K) indexes lifted's L points; query_idx (B, M) picks the queries (default:
-        the first M points, i.e. every point when M = L). Returns (B, M, K, pair_dim).
+        the first M points, i.e. every point when M = L). Returns (B, M, K, pair_dim_of(features)).
         Only the B·M·K requested pairs are formed, never all L² of them.
         """
         ui, qi = self._queries(lifted, idx, query_idx)
         uj = gather_points(lifted.elements, idx)
         qj = gather_points(lifted.orbits, idx)
-        a = self.log(self.relative(ui.unsqueeze(2), uj))
+        rel = self.relative(ui.unsqueeze(2), uj)
+        a = self.embed(rel) if check_features(features) == "continuous" else self.log(rel)
         qi = qi.unsqueeze(2).expand_as(qj)
         return torch.cat([a, qi, qj], dim=-1)
 
@@ -293,6 +363,16 @@ class LieGroup(ABC):
         """
         a = self.log(self.relative(ua.unsqueeze(2), ub.unsqueeze(1)))
         return self.alpha * a.norm(dim=-1) + (1 - self.alpha) * _orbit_distance(qa, qb)
+
+
+#: pair-feature kinds: "log" (log(u_i⁻¹u_j), the papers) or "continuous" (embed(u_i⁻¹u_j))
+PAIR_FEATURES = ("log", "continuous")
+
+
+def check_features(features: str) -> str:
+    if features not in PAIR_FEATURES:
+        raise ValueError(f"unknown pair features {features!r}; choose one of {PAIR_FEATURES}")
+    return features
 
 
 def _orbit_distance(qa: Tensor, qb: Tensor) -> Tensor:
@@ -334,10 +414,76 @@ def uniform_angle(shape, generator, dtype, device) -> Tensor:
 
 GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # 2.39996…: k·γ mod 2π stays > 0.04 from π for k < 20
 
+#: frame vectors shorter than FRAME_BLEND × the set's RMS radius blend in the secondary vector
+FRAME_BLEND = 0.1
+#: a point whose frame vector is shorter than FRAME_TOLERANCE × the RMS radius has no stable frame
+FRAME_TOLERANCE = 1e-3
 
-def centroid_directions(coords: Tensor, mask: Tensor) -> Tensor:
-    """x̄ − x_n (B, N, d), x̄ the centroid of the valid points: an equivariant vector field
-    (rotated with the set, unchanged by translations)."""
+
+class FrameVectors(NamedTuple):
+    """Equivariant vectors of each point of a set, for frame lifts (all rotate with the set and
+    are unchanged by its translations): primary = x̄ − x_n (towards the centroid); secondary =
+    (1/Σ‖y‖²)·Σ_j (y_j − y_n)‖y_j − y_n‖² with y = x − x̄ (a cubic moment about the point,
+    computed from the set's moments in O(N)); scale = the RMS radius √(Σ‖y‖²/n) (B, 1, 1);
+    second = Σ_j y_j y_jᵀ / Σ‖y‖² (B, d, d)."""
+
+    primary: Tensor
+    secondary: Tensor
+    scale: Tensor
+    second: Tensor
+
+
+def frame_vectors(coords: Tensor, mask: Tensor) -> FrameVectors:
+    """FrameVectors of coords (B, N, d) over the valid points (mask (B, N)); padding gets zeros."""
     m = mask.unsqueeze(-1).to(coords.dtype)
-    centroid = (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
-    return centroid - coords
+    n = m.sum(1, keepdim=True).clamp_min(1)
+    centroid = (coords * m).sum(1, keepdim=True) / n
+    y = (coords - centroid) * m
+    r2 = (y * y).sum(-1, keepdim=True)
+    s2 = r2.sum(1, keepdim=True)  # (B, 1, 1)
+    safe = torch.where(s2 > 0, s2, torch.ones_like(s2))
+    S2 = y.transpose(1, 2) @ y  # (B, d, d)
+    S3 = (y * r2).sum(1, keepdim=True)  # (B, 1, d)
+    # Σ_j (y_j − y)‖y_j − y‖² = S3 − 2 S2 y − s2 y − n y‖y‖² (Σ_j y_j = 0)
+    secondary = (S3 - 2 * y @ S2 - s2 * y - n * y * r2) / safe
+    scale = torch.where(s2 > 0, safe / n, torch.zeros_like(s2)).sqrt()
+    return FrameVectors((-y) * m, secondary * m, scale, S2 / safe)
+
+
+def blend_frame(primary: Tensor, secondary: Tensor, scale: Tensor) -> Tensor:
+    """f = a + β(‖a‖ / (FRAME_BLEND·scale))·b, β(t) = (1 − t²)² on [0, 1), 0 beyond: a where ‖a‖
+    is not small, the secondary vector b where a vanishes (a point at the centroid), and a
+    continuous (C¹) vector field in between, so its direction is continuous wherever f ≠ 0."""
+    reach = FRAME_BLEND * scale
+    t2 = (primary * primary).sum(-1, keepdim=True) / torch.where(reach > 0, reach, torch.ones_like(reach)) ** 2
+    beta = torch.where(t2 < 1, (1 - t2.clamp(max=1)) ** 2, torch.zeros_like(t2))
+    return primary + beta * secondary
+
+
+def check_frames(group, frame: Tensor, scale: Tensor, mask: Tensor) -> None:
+    """Refuse (ValueError naming the point) where a valid point's frame vector (B, N, d) is
+    shorter than FRAME_TOLERANCE × scale: the set is (nearly) symmetric about that point, so no
+    equivariant frame exists. Sets whose points all coincide (scale 0) are accepted: every
+    relative element is then independent of the common frame."""
+    bad = mask & (scale[..., 0] > 0) & (frame.norm(dim=-1) < FRAME_TOLERANCE * scale[..., 0])
+    if bad.any():
+        b, n = bad.nonzero()[0].tolist()
+        raise ValueError(
+            f"{group!r} lift_frame='centroid': point {n} of set {b} has no stable equivariant frame (its frame "
+            f"vector is {float(frame[b, n].norm() / scale[b, 0, 0]):.1e} × the set's RMS radius, below "
+            f"{FRAME_TOLERANCE:g}): the set is (nearly) symmetric about it, e.g. the centre of a regular polygon. "
+            f"Use lift_frame='random' for such inputs."
+        )
+
+
+def planar_angle(v: Tensor) -> Tensor:
+    """atan2(v_y, v_x) of (..., ≥2) vectors, 0 with a zero gradient where v_x = v_y = 0."""
+    zero = (v[..., 0] == 0) & (v[..., 1] == 0)
+    return torch.atan2(torch.where(zero, torch.zeros_like(v[..., 1]), v[..., 1]),
+                       torch.where(zero, torch.ones_like(v[..., 0]), v[..., 0]))
+
+
+def golden_spread(phi: Tensor, n_samples: int) -> Tensor:
+    """Angles φ + kγ (..., S) for k = 0…S−1, γ the golden angle."""
+    k = torch.arange(n_samples, dtype=phi.dtype, device=phi.device)
+    return phi.unsqueeze(-1) + GOLDEN_ANGLE * k

@@ -44,11 +44,22 @@ class RxSO2(LieGroup):
     trivial stabilizer, s(x) = [[x, −y], [y, x]] (the identity at x = 0). Log-polar convolution.
 
     distance: α|Δθ| + (1−α)|Δ log r| (LieConv). sample: log r ~ N(0, 0.5²), θ uniform.
+    A valid point at the origin is refused (outside the space). embed: (log r, sin θ, 1 − cos θ).
     """
 
     trivial_stabilizer = True
+    domain_description = "R² \\ {0}"
+    embed_dim = 3
 
     lie_dim, rep_dim, q_dim, space_dim = 2, 2, 0, 2
+
+    def outside_domain(self, coords: Tensor) -> Tensor:
+        return (coords == 0).all(-1)
+
+    def embed(self, g: Tensor) -> Tensor:
+        log_r = _log_radius(g)
+        unit = g / log_r.exp()[..., None, None]
+        return torch.stack([log_r, unit[..., 1, 0], 1 - unit[..., 0, 0]], -1)
 
     def exp(self, a: Tensor) -> Tensor:
         return _scaled_rotation(a[..., 0], a[..., 1])
@@ -92,9 +103,14 @@ class Rx(LieGroup):
 
     Deliberate difference: LieConv identifies rays by the angle θ, which jumps at ±π; the unit
     direction is continuous. distance: α|Δ log r| + (1−α)‖Δq‖. sample: log r ~ N(0, 0.5²).
+    A valid point at the origin is refused (outside the space).
     """
 
     trivial_stabilizer = True
+    domain_description = "R² \\ {0}"
+
+    def outside_domain(self, coords: Tensor) -> Tensor:
+        return (coords == 0).all(-1)
 
     lie_dim, rep_dim, q_dim, space_dim = 1, 2, 2, 2
 
@@ -133,15 +149,12 @@ class _PositiveQuadrant(LieGroup):
     """Diagonal groups acting on the open positive quadrant (0, ∞)²."""
 
     trivial_stabilizer = True
+    domain_description = "the open positive quadrant (0, ∞)² (every coordinate > 0)"
 
     space_dim, rep_dim = 2, 2
 
-    def check_coords(self, coords: Tensor) -> None:
-        if (coords <= 0).any():
-            raise ValueError(
-                f"{type(self).__name__} acts on the positive quadrant (0, ∞)²: every coordinate of a valid "
-                f"point must be > 0, got min {coords.min().item():.4g}"
-            )
+    def outside_domain(self, coords: Tensor) -> Tensor:
+        return (coords <= 0).any(-1)
 
     def inv(self, g: Tensor) -> Tensor:
         return _diag(1 / g[..., 0, 0], 1 / g[..., 1, 1])

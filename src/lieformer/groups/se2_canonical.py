@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .affine import homogeneous, split
-from .base import Lifted, euclidean_distance, gather_points, randn, rotation_2d
+from .base import Lifted, check_features, euclidean_distance, gather_points, randn, rotation_2d
 from .registry import register
 from .so2 import SE2, angle_of
 
@@ -41,6 +41,9 @@ class SE2Canonical(SE2):
     def pair_dim(self) -> int:
         return 3
 
+    def pair_dim_of(self, features: str = "log") -> int:
+        return 3  # its pair features are continuous already: the frame offset and Δk
+
     def rotation_index(self, g: Tensor) -> Tensor:
         """k ∈ {0…L−1} of the C_L rotation part of (..., 3, 3) elements (nearest multiple)."""
         return torch.remainder(torch.round(angle_of(split(g)[0]) * self.L / (2 * math.pi)), self.L)
@@ -54,16 +57,27 @@ class SE2Canonical(SE2):
         k = torch.randint(0, self.L, shape, generator=generator, device=device)
         return self._rotations(k.to(dtype or torch.get_default_dtype()) * (2 * math.pi / self.L))
 
-    def lift_stabilizer(self, B, N, S, generator, dtype, device) -> Tensor:
+    def lift_stabilizer(self, B, N, S, generator=None, dtype=None, device=None, coords=None) -> Tensor:
+        """The fixed grid R(2πk/L), k = 0…L−1, for every point (no randomness)."""
         k = torch.arange(self.L, device=device, dtype=dtype or torch.get_default_dtype())
         return self._rotations(k * (2 * math.pi / self.L)).expand(B, N, self.L, 3, 3)
+
+    def stabilizer_contains(self, h: Tensor, coords: Tensor, atol: float) -> Tensor:
+        """Rotations about the origin by a multiple of 2π/L (the lift's grid is C_L, not SO(2))."""
+        steps = angle_of(split(h)[0]) * self.L / (2 * math.pi)
+        on_grid = (steps - torch.round(steps)).abs() <= atol * self.L
+        return super().stabilizer_contains(h, coords, atol) & on_grid
 
     def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
         """The fixed C_L grid: this lift is deterministic already (exact for C_L, not SE(2))."""
         B, N, _ = coords.shape
         return self.lift_stabilizer(B, N, self.L, None, coords.dtype, coords.device)
 
-    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
+    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
+                      features: str = "log") -> Tensor:
+        """[R(θ_i)⁻¹(x_j − x_i), (k_j − k_i) mod L] (B, M, K, 3) for either `features` kind:
+        continuous already (Δk is an exact integer)."""
+        check_features(features)
         ui, _ = self._queries(lifted, idx, query_idx)
         uj = gather_points(lifted.elements, idx)
         Ri, ti = split(ui.unsqueeze(2))

@@ -12,7 +12,10 @@ from torch import Tensor
 from .affine import affine_act, homogeneous, orthogonal_affine_inv, split, translation
 from .base import LieGroup, euclidean_distance, randn
 from .registry import register
-from .so3 import _SMALL, haar_so3, hat, relative_angle, rodrigues_coefficients, so3_exp, so3_log
+from .so3 import (
+    _SMALL, haar_so3, haar_so3_from_uniform, hat, relative_angle, rodrigues_coefficients, rotation_embedding, so3_exp,
+    so3_log,
+)
 
 
 def se3_exp(a: Tensor) -> Tensor:
@@ -51,16 +54,25 @@ class SE3(LieGroup):
 
     distance: α·(rotation angle of u_a⁻¹u_b) + (1−α)‖t_a − t_b‖. The original uses the norm of
     the log's translation part; ours is the Euclidean distance, computable for all pairs without
-    a per-pair log (a deliberate difference).
+    a per-pair log (a deliberate difference). embed: (sin θ·n, t, second-order rotation part)
+    (3 + 3 + 6; rotation_embedding), continuous where the log jumps (rotations by π).
     """
 
     lie_dim, rep_dim, q_dim, space_dim = 6, 4, 0, 3
+    translation_axes = (0, 1, 2)
+    stabilizer_uniforms = 3
+    embed_dim = 12
 
     def exp(self, a: Tensor) -> Tensor:
         return se3_exp(a)
 
     def log(self, g: Tensor) -> Tensor:
         return se3_log(g)
+
+    def embed(self, g: Tensor) -> Tensor:
+        R, t = split(g)
+        first, second = rotation_embedding(R)
+        return torch.cat([first, t, second], -1)
 
     def inv(self, g: Tensor) -> Tensor:
         return orthogonal_affine_inv(g)
@@ -82,6 +94,9 @@ class SE3(LieGroup):
 
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return _rotations(haar_so3(shape, generator, dtype, device))
+
+    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
+        return _rotations(haar_so3_from_uniform(u))
 
     @property
     def position_weight(self) -> float:  # distance ≥ (1 − α)·‖t_a − t_b‖

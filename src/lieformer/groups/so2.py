@@ -7,12 +7,15 @@ scale 2 sin(θ/2)/θ, so V⁻¹ is closed-form too; series are used for |θ| < 1
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from .affine import affine_act, homogeneous, orthogonal_affine_inv, split, translation
 from .base import (
-    GOLDEN_ANGLE, centroid_directions, Lifted, LieGroup, euclidean_distance, gather_points, randn, rotation_2d, uniform_angle,
+    Lifted, LieGroup, blend_frame, check_features, check_frames, euclidean_distance, frame_vectors, gather_points,
+    golden_spread, planar_angle, randn, rotation_2d, uniform_angle,
 )
 from .registry import register
 
@@ -70,24 +73,41 @@ def se2_log(g: Tensor) -> Tensor:
     return torch.cat([theta.unsqueeze(-1), v], -1)
 
 
-def _safe_direction_angle(coords: Tensor) -> Tensor:
-    """atan2(y, x), 0 at the origin with a finite (zero) gradient there."""
-    r2 = (coords * coords).sum(-1)
-    zero = r2 == 0
-    x = torch.where(zero, torch.ones_like(coords[..., 0]), coords[..., 0])
-    y = torch.where(zero, torch.zeros_like(coords[..., 1]), coords[..., 1])
-    return torch.atan2(y, x)
+def rotation_embedding(R: Tensor) -> Tensor:
+    """(sin θ, 1 − cos θ) (..., 2) of rotation matrices (..., 2, 2): continuous and injective on
+    SO(2), (θ, 0) to first order at θ = 0, where the angle θ itself jumps from π to −π."""
+    return torch.stack([R[..., 1, 0], 1 - R[..., 0, 0]], -1)
+
+
+def se2_embed(g: Tensor) -> Tensor:
+    """(sin θ, t_x, t_y, 1 − cos θ) (..., 4) of SE(2) elements (..., 3, 3): continuous and
+    injective; the first three equal the log (θ, v) to first order at the identity."""
+    R, t = split(g)
+    return torch.cat([R[..., 1, 0, None], t, 1 - R[..., 0, 0, None]], -1)
+
+
+def plane_frame_angles(coords: Tensor, mask: Tensor, group) -> Tensor:
+    """Frame angle φ_n (B, N) of each point of planar sets: the direction of the frame vector
+    f_n = blend_frame(x̄ − x_n, cubic moment) (rotates with the set, unchanged by its
+    translations); refuses points without a stable frame (check_frames)."""
+    fv = frame_vectors(coords, mask)
+    f = blend_frame(fv.primary, fv.secondary, fv.scale)
+    check_frames(group, f, fv.scale, mask)
+    return planar_angle(f)
 
 
 @register
 class SO2(LieGroup):
     """Rotations of R² about 0: x ↦ R(θ)x. Orbits are circles, q = ‖x‖, o_q = (q, 0); the
-    stabilizer of o_q is trivial (q > 0). s(x) = R(atan2(x_y, x_x)) (the identity at x = 0).
+    stabilizer of o_q is trivial for q > 0 and all of SO(2) at the origin, where the lift draws
+    it uniformly (frame lifts: the direction of the set's frame vector). s(x) = R(atan2(x_y, x_x))
+    (the identity at x = 0). embed: (sin θ, 1 − cos θ).
 
     distance: α|Δθ| + (1−α)|r_a − r_b|/(r_a + r_b + 1e-3), as in LieConv.
     """
 
-    trivial_stabilizer = True
+    has_frames = True
+    stabilizer_uniforms = 1
 
     lie_dim, rep_dim, q_dim, space_dim = 1, 2, 1, 2
 
@@ -97,6 +117,11 @@ class SO2(LieGroup):
     def log(self, g: Tensor) -> Tensor:
         return angle_of(g).unsqueeze(-1)
 
+    embed_dim = 2
+
+    def embed(self, g: Tensor) -> Tensor:
+        return rotation_embedding(g)
+
     def inv(self, g: Tensor) -> Tensor:
         return g.transpose(-1, -2)
 
@@ -104,7 +129,7 @@ class SO2(LieGroup):
         return rotation_2d(uniform_angle(shape, generator, dtype, device))
 
     def section(self, coords: Tensor) -> Tensor:
-        return rotation_2d(_safe_direction_angle(coords))
+        return rotation_2d(planar_angle(coords))
 
     def orbit(self, coords: Tensor) -> Tensor:
         r2 = (coords * coords).sum(-1, keepdim=True)
@@ -117,6 +142,24 @@ class SO2(LieGroup):
 
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self.identity(shape, dtype, device)
+
+    @staticmethod
+    def _at_origin(coords: Tensor) -> Tensor:
+        return (coords == 0).all(-1)
+
+    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
+        """The identity, except uniform rotations at points at the origin."""
+        if coords is None:
+            return self.identity(u.shape[:-1], u.dtype, u.device)
+        theta = (2 * u[..., 0] - 1) * math.pi * self._at_origin(coords).unsqueeze(-1)
+        return rotation_2d(theta)
+
+    def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
+        """The identity, except R(φ + kγ) at the origin, φ the direction of its frame vector."""
+        at_origin = self._at_origin(coords) & mask
+        phi = plane_frame_angles(coords, at_origin | mask, self) if at_origin.any() else torch.zeros_like(coords[..., 0])
+        theta = golden_spread(phi, n_samples) * at_origin.unsqueeze(-1)
+        return rotation_2d(theta)
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         ra, rb = qa[..., 0].unsqueeze(-1), qb[..., 0].unsqueeze(-2)
@@ -133,16 +176,25 @@ class SE2(LieGroup):
 
     distance: α|Δθ| + (1−α)‖t_a − t_b‖. The original uses the norm of the log's translation
     part, which is ‖t_a − t_b‖·(θ/2)/sin(θ/2); ours is the Euclidean distance, computable for all
-    pairs without a per-pair log (a deliberate difference).
+    pairs without a per-pair log (a deliberate difference). Stabilizer draws are keyed to the
+    point (lift_stabilizer), frames (lift_frame="centroid") read off the set's frame vectors.
+    embed: (sin θ, t, 1 − cos θ), continuous where the log jumps (θ = ±π).
     """
 
     lie_dim, rep_dim, q_dim, space_dim = 3, 3, 0, 2
+    has_frames = True
+    translation_axes = (0, 1)
+    stabilizer_uniforms = 1
+    embed_dim = 4
 
     def exp(self, a: Tensor) -> Tensor:
         return se2_exp(a)
 
     def log(self, g: Tensor) -> Tensor:
         return se2_log(g)
+
+    def embed(self, g: Tensor) -> Tensor:
+        return se2_embed(g)
 
     def inv(self, g: Tensor) -> Tensor:
         return orthogonal_affine_inv(g)
@@ -169,16 +221,19 @@ class SE2(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self._rotations(uniform_angle(shape, generator, dtype, device))
 
+    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
+        return self._rotations((2 * u[..., 0] - 1) * math.pi)
 
     def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
-        """R(φ_n + kγ): φ_n the angle of x̄ − x_n (γ the golden angle); see LieGroup.frame_stabilizer."""
-        phi = _safe_direction_angle(centroid_directions(coords, mask))
-        k = torch.arange(n_samples, dtype=coords.dtype, device=coords.device)
-        return self._rotations(phi.unsqueeze(-1) + GOLDEN_ANGLE * k)
+        """R(φ_n + kγ): φ_n the direction of the point's frame vector (x̄ − x_n, blended with a
+        cubic moment near the centroid: plane_frame_angles), γ the golden angle."""
+        return self._rotations(golden_spread(plane_frame_angles(coords, mask, self), n_samples))
 
-    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
+    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
+                      features: str = "log") -> Tensor:
         ui, _ = self._queries(lifted, idx, query_idx)
-        return se2_log(orthogonal_affine_inv(ui).unsqueeze(2) @ gather_points(lifted.elements, idx))
+        rel = orthogonal_affine_inv(ui).unsqueeze(2) @ gather_points(lifted.elements, idx)
+        return se2_embed(rel) if check_features(features) == "continuous" else se2_log(rel)
 
     @property
     def position_weight(self) -> float:  # distance ≥ (1 − α)·‖t_a − t_b‖

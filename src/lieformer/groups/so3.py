@@ -13,7 +13,9 @@ import math
 import torch
 from torch import Tensor
 
-from .base import GOLDEN_ANGLE, LieGroup, centroid_directions, randn, uniform_angle
+from .base import (
+    LieGroup, blend_frame, check_frames, frame_vectors, golden_spread, planar_angle, randn, uniform_angle,
+)
 from .registry import register
 
 _SMALL = 0.1  # angle below which Taylor series replace the closed forms
@@ -121,6 +123,25 @@ def haar_so3(shape=(), generator=None, dtype=None, device=None) -> Tensor:
     return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
 
 
+def haar_so3_from_uniform(u: Tensor) -> Tensor:
+    """Uniformly random rotations (..., 3, 3) from three U[0, 1) numbers u (..., 3) (Shoemake's
+    subgroup algorithm: a uniformly random unit quaternion)."""
+    a, b, c = u.unbind(-1)
+    r1, r2 = (1 - a).clamp_min(0).sqrt(), a.clamp_min(0).sqrt()
+    t1, t2 = 2 * math.pi * b, 2 * math.pi * c
+    return quaternion_to_matrix(torch.stack([r2 * torch.cos(t2), r1 * torch.sin(t1), r1 * torch.cos(t1), r2 * torch.sin(t2)], -1))
+
+
+def rotation_embedding(R: Tensor) -> tuple[Tensor, Tensor]:
+    """(first (..., 3), second (..., 6)) of rotations (..., 3, 3): the skew part vee(R − Rᵀ)/2 =
+    sin θ·n (the rotation vector to first order), and the second-order rest: diag(R) − 1 and the
+    symmetric off-diagonal entries (R₀₁+R₁₀)/2, (R₀₂+R₂₀)/2, (R₁₂+R₂₁)/2. Together a linear
+    image of R − I: continuous and injective on SO(3), where the log jumps from ω to −ω at π."""
+    sym = (R + R.transpose(-1, -2)) / 2
+    diag = torch.diagonal(R, dim1=-2, dim2=-1) - 1
+    return vee(R), torch.cat([diag, torch.stack([sym[..., 0, 1], sym[..., 0, 2], sym[..., 1, 2]], -1)], -1)
+
+
 def relative_angle(Ra: Tensor, Rb: Tensor) -> Tensor:
     """Angle of R_aᵀR_b ∈ [0, π] for rotations (B, M, 3, 3), (B, N, 3, 3) → (B, M, N), with no
     per-pair matrix: θ = 2·atan2(sin(θ/2), cos(θ/2)) where sin(θ/2) = ‖R_a − R_b‖_F/√8 (exact
@@ -174,14 +195,17 @@ def rotation_between(e: Tensor, x_hat: Tensor) -> Tensor:
 @register
 class SO3(LieGroup):
     """Rotations of R³ about 0. Orbits are spheres: q = ‖x‖, o_q = q·e₃; the stabilizer of o_q is
-    SO(2) about e₃ (i.i.d. uniform angles; SE2 says why not stratified). s(x) = the rotation
-    taking e₃ to x/‖x‖
-    (the identity at x = 0). Coefficients ω (rotation vector).
+    SO(2) about e₃ (i.i.d. uniform angles; SE2 says why not stratified), and all of SO(3) at the
+    origin (q = 0), where the lift draws Haar rotations. s(x) = the rotation taking e₃ to x/‖x‖
+    (the identity at x = 0). Coefficients ω (rotation vector). embed: rotation_embedding (3 + 6).
 
     distance: α·(angle of u_a⁻¹u_b) + (1−α)|q_a − q_b| (relative_angle: no per-pair matrices).
     """
 
     lie_dim, rep_dim, q_dim, space_dim = 3, 3, 1, 3
+    has_frames = True
+    stabilizer_uniforms = 3
+    embed_dim = 9
 
     def _axis(self, like: Tensor) -> Tensor:
         return torch.tensor([0.0, 0.0, 1.0], dtype=like.dtype, device=like.device)
@@ -191,6 +215,9 @@ class SO3(LieGroup):
 
     def log(self, g: Tensor) -> Tensor:
         return so3_log(g)
+
+    def embed(self, g: Tensor) -> Tensor:
+        return torch.cat(rotation_embedding(g), -1)
 
     def inv(self, g: Tensor) -> Tensor:
         return g.transpose(-1, -2)
@@ -215,16 +242,38 @@ class SO3(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return rotation_about_z(uniform_angle(shape, generator, dtype, device))
 
+    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
+        """Rotations about e₃ by (2u₀ − 1)π; Haar rotations (all three uniforms) at the origin."""
+        about_z = rotation_about_z((2 * u[..., 0] - 1) * math.pi)
+        if coords is None:
+            return about_z
+        at_origin = (coords == 0).all(-1)[..., None, None, None]
+        return torch.where(at_origin, haar_so3_from_uniform(u), about_z)
 
     def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
-        """R_z(φ_n + kγ), φ_n the azimuth of s(x_n)ᵀ(x̄ − x_n): the direction to the centroid seen
-        in the point's own frame; see LieGroup.frame_stabilizer."""
-        local = (self.section(coords).transpose(-1, -2) @ centroid_directions(coords, mask).unsqueeze(-1)).squeeze(-1)
-        zero = (local[..., 0] == 0) & (local[..., 1] == 0)
-        phi = torch.atan2(torch.where(zero, torch.zeros_like(local[..., 1]), local[..., 1]),
-                          torch.where(zero, torch.ones_like(local[..., 0]), local[..., 0]))
-        k = torch.arange(n_samples, dtype=coords.dtype, device=coords.device)
-        return rotation_about_z(phi.unsqueeze(-1) + GOLDEN_ANGLE * k)
+        """R_z(φ_n + kγ), φ_n the azimuth, in the point's own frame s(x_n), of its frame vector
+        f_n ⟂ x_n: blend_frame of the parts ⟂ x_n of x̄ − x_n and of a secondary vector (the
+        cubic moment plus S₂x_n, S₂ the set's second moment about x̄, which sees the origin).
+        The lifted element s(x_n)R_z(φ_n) = [f̂, x̂ × f̂, x̂] does not depend on the section's
+        choice. Refuses points at the origin (no frame of all of SO(3) is built) and points
+        without a stable frame (check_frames)."""
+        at_origin = (coords == 0).all(-1) & mask
+        if at_origin.any():
+            b, n = at_origin.nonzero()[0].tolist()
+            raise ValueError(f"{self!r} lift_frame='centroid': point {n} of set {b} is at the origin, where the "
+                             "stabilizer is all of SO(3); use lift_frame='random' for such inputs")
+        fv = frame_vectors(coords, mask)
+        r2 = (coords * coords).sum(-1, keepdim=True)
+        x_hat = coords / torch.where(r2 > 0, r2, torch.ones_like(r2)).sqrt()
+
+        def perpendicular(v):
+            return v - (v * x_hat).sum(-1, keepdim=True) * x_hat
+
+        secondary = fv.secondary + coords @ fv.second
+        f = blend_frame(perpendicular(fv.primary), perpendicular(secondary), fv.scale)
+        check_frames(self, f, fv.scale, mask)
+        local = (self.section(coords).transpose(-1, -2) @ f.unsqueeze(-1)).squeeze(-1)
+        return rotation_about_z(golden_spread(planar_angle(local), n_samples))
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         angle = relative_angle(ua, ub)
@@ -232,6 +281,6 @@ class SO3(LieGroup):
 
 
 __all__ = [
-    "SO3", "haar_so3", "hat", "matrix_to_quaternion", "quaternion_to_matrix", "rodrigues_coefficients",
-    "relative_angle", "rotation_about_z", "rotation_angle_from_trace", "rotation_between", "so3_exp", "so3_log", "vee",
+    "SO3", "haar_so3", "haar_so3_from_uniform", "hat", "matrix_to_quaternion", "quaternion_to_matrix", "rodrigues_coefficients",
+    "relative_angle", "rotation_about_z", "rotation_angle_from_trace", "rotation_embedding", "rotation_between", "so3_exp", "so3_log", "vee",
 ]

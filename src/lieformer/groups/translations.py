@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .affine import affine_act, split, translation
-from .base import Lifted, LieGroup, euclidean_distance, gather_points, randn
+from .base import Lifted, LieGroup, check_features, euclidean_distance, gather_points, randn
 from .registry import register
 
 
@@ -31,6 +31,7 @@ class T(LieGroup):
             raise ValueError(f"T(d): d must be a positive integer, got {d!r}")
         self.space_dim = self.lie_dim = d
         self.rep_dim = d + 1
+        self.translation_axes = tuple(range(d))
 
     def _init_args(self) -> dict:
         return {"d": self.space_dim, "alpha": self.alpha}
@@ -65,7 +66,10 @@ class T(LieGroup):
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self.identity(shape, dtype, device)
 
-    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
+    def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
+                      features: str = "log") -> Tensor:
+        """x_j − x_i (B, M, K, d): log and embed agree (continuous on the whole group)."""
+        check_features(features)
         ui, _ = self._queries(lifted, idx, query_idx)
         return split(gather_points(lifted.elements, idx))[1] - split(ui)[1].unsqueeze(2)
 
@@ -129,6 +133,7 @@ class Tx(_AxisTranslation):
     """Translations of R² along x: x ↦ x + (a, 0). Orbit id q = y; o_q = (0, q)."""
 
     axis = 0
+    translation_axes = (0,)
 
 
 @register
@@ -136,6 +141,7 @@ class Ty(_AxisTranslation):
     """Translations of R² along y: x ↦ x + (0, a). Orbit id q = x; o_q = (q, 0)."""
 
     axis = 1
+    translation_axes = (1,)
 
 
 @register

@@ -6,7 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from ..groups import LieGroup, make_group
-from ..groups.base import Lifted
+from ..groups.base import Lifted, check_features
+
+LIFT_FRAMES = ("random", "centroid")
 
 
 class LiftingModel(nn.Module):
@@ -16,47 +18,66 @@ class LiftingModel(nn.Module):
     In eval mode without an explicit stabilizer the output is averaged over eval_lift_draws
     independent lifts (Monte Carlo estimate of the lift-averaged, exactly invariant model).
 
-    lift_frame="random" draws the stabilizer from Haar measure (the papers); "centroid" takes it
-    from an equivariant frame of each input set (group.frame_stabilizer: the direction to the
-    set's centroid), which makes the model deterministic and exactly invariant on any input,
-    without compensation — an option beyond the papers (SE2, SO3 and trivial-stabilizer groups)."""
+    Inputs are cast to the model's dtype. Groups that contain translations see each set centred
+    on its mean first (group.centre): no change in exact arithmetic, and float32 stays exact for
+    sets far from the origin.
+
+    lift_frame="random" draws the stabilizer from Haar measure (the papers), keyed to each point
+    (padding never moves a draw); "centroid" takes it from an equivariant frame of each input set
+    (group.frame_stabilizer: the direction to the set's centroid, blended with a moment vector
+    near it), which makes the model deterministic and exactly invariant without compensation —
+    an option beyond the papers (SE2, SO2, SO3 and trivial-stabilizer groups). A set with a point
+    about which it is (nearly) symmetric has no such frame and is refused with a ValueError.
+
+    pair_features: "log" (log(u_i⁻¹u_j), the papers) or "continuous" (group.embed: no jump where
+    u_i⁻¹u_j is a rotation by π, which symmetric inputs hit exactly and rounding then sends to
+    either side). Default: "continuous" with centroid frames, "log" otherwise."""
 
     def __init__(self, in_channels: int, out_channels: int, group: "LieGroup | str", lift_samples: int = 1,
-                 eval_lift_draws: int = 1, lift_frame: str = "random"):
+                 eval_lift_draws: int = 1, lift_frame: str = "random", pair_features: str | None = None):
         super().__init__()
         self.group = make_group(group)
         if lift_samples < 1 or eval_lift_draws < 1:
             raise ValueError("lift_samples and eval_lift_draws must be >= 1")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.lift_samples, self.eval_lift_draws = lift_samples, eval_lift_draws
-        if lift_frame not in ("random", "centroid"):
-            raise ValueError(f"lift_frame must be 'random' or 'centroid', got {lift_frame!r}")
-        if lift_frame == "centroid":
-            try:  # fail at construction, not at the first batch
-                probe = torch.zeros(1, 2, self.group.space_dim)
-                self.group.frame_stabilizer(probe + torch.arange(2.0).view(1, 2, 1) + 1, torch.ones(1, 2, dtype=torch.bool), 1)
-            except NotImplementedError as err:
-                raise ValueError(f"lift_frame='centroid': {err}") from None
+        if lift_frame not in LIFT_FRAMES:
+            raise ValueError(f"lift_frame must be one of {LIFT_FRAMES}, got {lift_frame!r}")
+        if lift_frame == "centroid" and not self.group.has_frames:
+            raise ValueError(f"lift_frame='centroid': {self.group!r} has no equivariant frame lift; use random lifts")
         self.lift_frame = lift_frame
+        self.pair_features = check_features(pair_features or ("continuous" if lift_frame == "centroid" else "log"))
+        self.pair_dim = self.group.pair_dim_of(self.pair_features)
+
+    def _inputs(self, coords: Tensor, values: Tensor, stabilizer: Tensor | None):
+        """coords, values (and stabilizer) in the model's floating dtype; clear errors otherwise."""
+        name = type(self).__name__
+        for what, t in (("coords", coords), ("values", values)):
+            if not isinstance(t, Tensor):
+                raise ValueError(f"{name}: {what} must be a tensor, got {type(t).__name__}")
+            if t.is_complex():
+                raise ValueError(f"{name}: {what} must be real, got {t.dtype}")
+        if values.dim() != 3 or values.shape[-1] != self.in_channels:
+            raise ValueError(f"{name}: values must be (B, N, {self.in_channels}), got {tuple(values.shape)}")
+        param = next((p for p in self.parameters() if p.is_floating_point()), None)
+        dtype = param.dtype if param is not None else torch.get_default_dtype()
+        return coords.to(dtype), values.to(dtype), None if stabilizer is None else stabilizer.to(dtype)
 
     def forward(self, coords: Tensor, values: Tensor, mask: Tensor | None = None, *, generator=None, stabilizer=None) -> Tensor:
-        if values.dim() != 3 or values.shape[-1] != self.in_channels:
+        coords, values, stabilizer = self._inputs(coords, values, stabilizer)
+        S = self.group.fixed_lift_samples or self.lift_samples
+        coords, mask = self.group.validate(coords, values, mask, S)
+        empty = ~mask.any(1)
+        if empty.any():
             raise ValueError(
-                f"{type(self).__name__}: values must be (B, N, {self.in_channels}), got {tuple(values.shape)}"
+                f"{type(self).__name__}: sample(s) {empty.nonzero().flatten().tolist()} have no valid points (mask all False)"
             )
+        coords = self.group.centre(coords, mask)
         if stabilizer is None and self.lift_frame == "centroid":
-            coords_, mask_ = self.group.validate(coords, values, mask, self.lift_samples)
-            stabilizer = self.group.frame_stabilizer(coords_, mask_, self.group.fixed_lift_samples or self.lift_samples)
+            stabilizer = self.group.frame_stabilizer(coords, mask, S)
         draws = 1 if (self.training or stabilizer is not None) else self.eval_lift_draws
-        outs = []
-        for _ in range(draws):
-            lifted = self.group.lift(coords, values, mask, self.lift_samples, generator, stabilizer)
-            empty = ~lifted.mask.any(1)
-            if empty.any():
-                raise ValueError(
-                    f"{type(self).__name__}: sample(s) {empty.nonzero().flatten().tolist()} have no valid points (mask all False)"
-                )
-            outs.append(self.forward_lifted(lifted, generator))
+        outs = [self.forward_lifted(self.group.lift(coords, values, mask, S, generator, stabilizer), generator)
+                for _ in range(draws)]
         return outs[0] if draws == 1 else torch.stack(outs).mean(0)
 
     def forward_lifted(self, lifted: Lifted, generator=None) -> Tensor:

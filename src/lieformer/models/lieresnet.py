@@ -40,9 +40,10 @@ class LieResNet(LiftingModel):
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
         lift_frame: str = "random",
+        pair_features: str | None = None,
         checkpoint: bool = False,
     ):
-        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
+        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame, pair_features)
         if not 0.0 < total_ds <= 1.0:
             raise ValueError(f"LieResNet: total_ds must lie in (0, 1], got {total_ds}")
         ds = total_ds ** (1 / num_layers)
@@ -53,7 +54,7 @@ class LieResNet(LiftingModel):
             BottleBlock(
                 widths[i], widths[i + 1], self.group, batchnorm=batchnorm,
                 nbhd=nbhd, fill=min(1.0, fill / ds**i), ds_frac=ds, knn=knn, mean=mean,
-                checkpoint=checkpoint, fps_ordered=i > 0 and ds < 1,
+                checkpoint=checkpoint, fps_ordered=i > 0 and ds < 1, pair_features=self.pair_features,
             )
             for i in range(num_layers)
         )

@@ -44,9 +44,10 @@ class LieTransformer(LiftingModel):
         lift_samples: int = 1,
         eval_lift_draws: int = 1,
         lift_frame: str = "random",
+        pair_features: str | None = None,
         checkpoint: bool = False,
     ):
-        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame)
+        super().__init__(in_channels, out_channels, group, lift_samples, eval_lift_draws, lift_frame, pair_features)
         if not 0.0 < fill <= 1.0:
             raise ValueError(f"LieTransformer: fill must lie in (0, 1], got {fill}")
         self.nbhd, self.candidates, self.pool = nbhd, int(nbhd / fill), pool
@@ -54,7 +55,7 @@ class LieTransformer(LiftingModel):
         attention = dict(heads=heads, content=content, location=location, combination=combination,
                          normalisation=normalisation, kernel_dim=kernel_dim)
         self.blocks = nn.ModuleList(
-            LieTransformerBlock(dim, self.group.pair_dim, norm=norm, norm_position=norm_position, checkpoint=checkpoint,
+            LieTransformerBlock(dim, self.pair_dim, norm=norm, norm_position=norm_position, checkpoint=checkpoint,
                                 **attention)
             for _ in range(num_layers)
         )
@@ -64,7 +65,7 @@ class LieTransformer(LiftingModel):
 
     def forward_lifted(self, lifted: Lifted, generator=None) -> Tensor:
         nb = knn_neighbourhood(self.group, lifted, self.nbhd, candidates=self.candidates, generator=generator)
-        pairs = self.group.pair_features(lifted, nb.idx)
+        pairs = self.group.pair_features(lifted, nb.idx, features=self.pair_features)
         f = self.embed(lifted.values)
         for block in self.blocks:
             f = block(f, lifted.mask, pairs, nb.idx, nb.mask)

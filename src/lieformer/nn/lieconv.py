@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..groups.base import Lifted, LieGroup, gather_points
+from ..groups.base import Lifted, LieGroup, check_features, gather_points
 from .neighbourhood import (
     AdaptiveRadius,
     ball_neighbourhood,
@@ -83,6 +83,7 @@ class LieConv(nn.Module):
     layer's output): its FPS is then its prefix (farthest_point_prefix), with no distances.
     checkpoint=True recomputes the per-pair work (kernel MLP, gather, contraction) in the
     backward pass instead of storing it: training memory O(M·c) instead of O(M·K·hidden).
+    pair_features: "log" (the paper) or "continuous" (group.embed, no jump at rotations by π).
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class LieConv(nn.Module):
         batchnorm: bool = True,
         checkpoint: bool = False,
         fps_ordered: bool = False,
+        pair_features: str = "log",
     ):
         super().__init__()
         if nbhd < 1:
@@ -109,7 +111,8 @@ class LieConv(nn.Module):
         self.group, self.nbhd, self.ds_frac, self.knn, self.mean = group, nbhd, ds_frac, knn, mean
         self.checkpoint, self.fps_ordered = checkpoint, fps_ordered
         self.radius = AdaptiveRadius(min(fill, 1.0))
-        self.weightnet = WeightNet(group.pair_dim, kernel_dim, kernel_hidden, batchnorm=batchnorm)
+        self.pair_features = check_features(pair_features)
+        self.weightnet = WeightNet(group.pair_dim_of(pair_features), kernel_dim, kernel_hidden, batchnorm=batchnorm)
         self.linear = nn.Linear(in_channels * kernel_dim, out_channels)
 
     def subsample(self, lifted: Lifted, generator=None) -> tuple[Tensor | None, Lifted]:
@@ -155,7 +158,7 @@ class LieConv(nn.Module):
             query_idx, queries = self.subsample(lifted, generator)
         nb = self.neighbourhood(lifted, query_idx, generator)
         mask = nb.mask & queries.mask.unsqueeze(-1)
-        pairs = self.group.pair_features(lifted, nb.idx, query_idx)
+        pairs = self.group.pair_features(lifted, nb.idx, query_idx, features=self.pair_features)
         if self.checkpoint and self.training and torch.is_grad_enabled():
             agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, "deferred", use_reentrant=False)
             self.weightnet.update_running_stats(stats)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..groups.base import Lifted, LieGroup, gather_points
-from .randomness import draw_seed, uniform
+from ..randomness import draw_seed, uniform
 
 #: largest B × block × L distance block held at once (floats), and most queries per block:
 #: beyond BLOCK_ROWS points no B × L × L tensor exists at any time
