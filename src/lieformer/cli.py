@@ -62,15 +62,6 @@ def _group_label(net) -> str:
     return f" ({group!r})" if group is not None else ""
 
 
-class FlushLogsAtCheckpoint(Callback):
-    """Write every logger's pending records whenever a checkpoint is saved: what was logged before a
-    checkpoint is on disk with it (TensorBoard otherwise flushes every two minutes)."""
-
-    def on_save_checkpoint(self, trainer, module, checkpoint) -> None:
-        for logger in trainer.loggers:
-            logger.save()
-
-
 class LieformerCLI(LightningCLI):
     """LightningCLI with the project's run layout: CSV + TensorBoard logs, last/best checkpoints
     and plots, all under trainer.default_root_dir (see lieformer.run_directory: one run at a time,
@@ -108,7 +99,6 @@ class LieformerCLI(LightningCLI):
             ModelCheckpoint(dirpath=root / "checkpoints", monitor=monitor, mode=mode, filename="best-{epoch}"),
             # every epoch: last.ckpt (Lightning writes "last" only beside a top-k save, so keep one)
             ModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=1, filename="latest"),
-            FlushLogsAtCheckpoint(),
             PlotsAtEnd(),
         ]
         trainer = super().instantiate_trainer(**kwargs)

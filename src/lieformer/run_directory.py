@@ -8,7 +8,9 @@ nothing a run logged is lost.
 - A resumed run keeps its history: the rows of `logs/metrics.csv` logged before the resumed
   checkpoint stay, rows logged after it (step >= the checkpoint's step, which the resumed run
   logs again) move to `logs/metrics.superseded-<k>.csv`, and the run appends.
-- Every metrics row is written to disk as it is logged (a killed run keeps all it logged).
+
+Lightning writes every logged row to disk at once (its logger connector saves the loggers after
+each log), so a killed run keeps all it logged.
 """
 
 from __future__ import annotations
@@ -143,11 +145,7 @@ class _AppendingWriter(ExperimentWriter):
 
 
 class AppendingCSVLogger(CSVLogger):
-    """CSVLogger that appends to the metrics.csv it finds (a resumed run's history) and writes each
-    row to disk as it is logged."""
-
-    def __init__(self, save_dir, name: str, version: int | str | None = None):
-        super().__init__(save_dir, name=name, version=version, flush_logs_every_n_steps=1)
+    """CSVLogger that appends to the metrics.csv it finds (a resumed run's history)."""
 
     @property
     @rank_zero_experiment
