@@ -160,3 +160,16 @@ def test_demo_without_the_repository_configs_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "CONFIG_DIR", tmp_path / "configs")
     with pytest.raises(SystemExit, match="no config .*lietransformer_se2_cpu.yaml: the demo needs the repository's configs/"):
         demo.main(["--epochs", "1"])
+
+
+def test_resume_before_the_first_checkpoint_starts_over(tmp_path, capsys):
+    """`fit --ckpt_path last` where a run was killed before its first checkpoint: it trains from the
+    start, the rows the killed run logged set aside (not mixed into the new history)."""
+    config = write_config(tmp_path, "early", **{"trainer.max_epochs": 1})
+    logs = tmp_path / "early" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.csv").write_text("epoch,step,train/loss_step\n0,0,1.5\n0,1,1.4\n")
+    main(["fit", "--config", str(config), "--ckpt_path", "last"])
+    assert "no checkpoint at" in capsys.readouterr().err
+    assert [r["step"] for r in read_rows(logs / "metrics.csv") if r["train/loss_step"]] == ["0", "1", "2"]
+    assert [r["train/loss_step"] for r in read_rows(logs / "metrics.superseded-1.csv")] == ["1.5", "1.4"]

@@ -103,10 +103,10 @@ class LieformerCLI(LightningCLI):
         ]
         trainer = super().instantiate_trainer(**kwargs)
         stage = self.subcommand or "fit"  # run=False: the caller fits (the demo)
-        ckpt_path = self._resolve_ckpt_path(root, stage)
+        ckpt_path, resume = self._resolve_ckpt_path(root, stage)
         resume_step = None
         if trainer.global_rank == 0:  # other DDP ranks write nothing here and must not lock
-            resume_step = self._prepare_run_directory(trainer, root, stage, ckpt_path)
+            resume_step = self._prepare_run_directory(trainer, root, stage, ckpt_path, resume)
         if stage == "fit":
             # training logs under logs/: a resumed run continues them
             trainer.loggers = [AppendingCSVLogger(root, name="logs", version=""),
@@ -117,12 +117,14 @@ class LieformerCLI(LightningCLI):
             trainer.loggers = [AppendingCSVLogger(root, name=name), TensorBoardLogger(root, name=f"tensorboard/{name}")]
         return trainer
 
-    def _resolve_ckpt_path(self, root: Path, stage: str) -> str | None:
-        """The checkpoint this run starts from: "last" made the file <root>/checkpoints/last.ckpt (so the
-        history is trimmed at the checkpoint Lightning loads); an evaluation without one is an error."""
+    def _resolve_ckpt_path(self, root: Path, stage: str) -> tuple[str | None, bool]:
+        """The checkpoint this run starts from, and whether it resumes (--ckpt_path given): "last" made
+        the file <root>/checkpoints/last.ckpt (so the history is trimmed at the checkpoint Lightning
+        loads); an evaluation without a checkpoint is an error."""
         if not self.subcommand:
-            return None
+            return None, False
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        resume = ckpt_path is not None
         if ckpt_path == "last":
             last = root.absolute() / "checkpoints" / "last.ckpt"
             if last.is_file():
@@ -139,9 +141,10 @@ class LieformerCLI(LightningCLI):
                                     "without one it would evaluate untrained weights")
         elif ckpt_path not in (None, "best", "hpc", "registry") and "://" not in ckpt_path and not Path(ckpt_path).is_file():
             raise RunDirectoryError(f"ckpt_path: no checkpoint file {ckpt_path}")
-        return ckpt_path
+        return ckpt_path, resume
 
-    def _prepare_run_directory(self, trainer, root: Path, stage: str, ckpt_path: str | None) -> int | None:
+    def _prepare_run_directory(self, trainer, root: Path, stage: str, ckpt_path: str | None,
+                               resume: bool) -> int | None:
         """Lock the run directory; for training, refuse (or clear, for the demo) a used one, or trim the
         history of a resumed one at its checkpoint's step (returned)."""
         self.run_directory = RunDirectory(root)
@@ -149,7 +152,12 @@ class LieformerCLI(LightningCLI):
         if stage != "fit":
             return None
         held = self.run_directory.held_run()
-        if ckpt_path is None and held:
+        step = None
+        if ckpt_path is not None and Path(ckpt_path).is_file():
+            step = checkpoint_step(ckpt_path)
+        elif resume and not any(name.endswith(".ckpt") for name in held):
+            step = 0  # killed before its first checkpoint: it starts over, what it logged set aside
+        if step is None and held:
             if not self.replace_existing_run:
                 raise RunDirectoryError(
                     f"trainer.default_root_dir {self.run_directory.root} already holds a run ({', '.join(held[:3])}): "
@@ -157,9 +165,8 @@ class LieformerCLI(LightningCLI):
             removed = self.run_directory.clear()
             print(f"lieformer: replacing the previous run in {self.run_directory.root} (removed {', '.join(removed)})",
                   file=sys.stderr)
-        if ckpt_path is None or not Path(ckpt_path).is_file():
+        if step is None:
             return None
-        step = checkpoint_step(ckpt_path)
         moved, aside = trim_history(root / "logs" / "metrics.csv", step)
         if moved:
             print(f"lieformer: resuming at step {step}: {moved} metrics rows logged after that checkpoint "

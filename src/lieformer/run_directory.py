@@ -65,9 +65,15 @@ class RunDirectory:
 
     def release(self) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)  # (a forked DataLoader worker may share the descriptor)
             os.close(self._fd)
             self._fd = None
+
+    def __del__(self) -> None:  # a CLI built with run=False and dropped
+        try:
+            self.release()
+        except Exception:
+            pass
 
     def held_run(self) -> list[str]:
         """What shows that a training run used this directory: its checkpoints and its logged metrics."""
