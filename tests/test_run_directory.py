@@ -111,6 +111,7 @@ def test_a_running_run_locks_its_directory(tmp_path, capsys):
 @pytest.mark.parametrize("subcommand,args,expected", [
     ("test", ["--ckpt_path", "last"], "no checkpoint at {root}/checkpoints/last.ckpt to test"),
     ("validate", ["--ckpt_path", "last"], "no checkpoint at {root}/checkpoints/last.ckpt to validate"),
+    ("test", ["--ckpt_path", "best"], "no best checkpoints (best-*.ckpt) in {root}/checkpoints to test"),
     ("test", [], "test needs a checkpoint"),
     ("test", ["--ckpt_path", "{root}/model.ckpt"], "no checkpoint file {root}/model.ckpt"),
 ])
@@ -170,6 +171,6 @@ def test_resume_before_the_first_checkpoint_starts_over(tmp_path, capsys):
     logs.mkdir(parents=True)
     (logs / "metrics.csv").write_text("epoch,step,train/loss_step\n0,0,1.5\n0,1,1.4\n")
     main(["fit", "--config", str(config), "--ckpt_path", "last"])
-    assert "no checkpoint at" in capsys.readouterr().err
+    assert "no checkpoint in" in capsys.readouterr().err
     assert [r["step"] for r in read_rows(logs / "metrics.csv") if r["train/loss_step"]] == ["0", "1", "2"]
     assert [r["train/loss_step"] for r in read_rows(logs / "metrics.superseded-1.csv")] == ["1.5", "1.4"]

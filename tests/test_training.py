@@ -225,11 +225,12 @@ def test_testing_keeps_the_training_logs(tmp_path):
     main(["fit", "--config", str(config)])
     training_logs = (tmp_path / "logs" / "logs" / "metrics.csv").read_text()
     main(["test", "--config", str(config), "--ckpt_path", str(tmp_path / "logs" / "checkpoints" / "last.ckpt")])
-    main(["test", "--config", str(config), "--ckpt_path", "last"])  # each evaluation its own version
+    for ckpt in ("last", "best"):  # each evaluation its own version; one epoch: the best is the last
+        main(["test", "--config", str(config), "--ckpt_path", ckpt])
     assert "train/loss_epoch" in training_logs
     assert (tmp_path / "logs" / "logs" / "metrics.csv").read_text() == training_logs
-    tests = [read_rows(tmp_path / "logs" / "logs_test" / f"version_{v}" / "metrics.csv") for v in (0, 1)]
-    assert len(tests[0]) == len(tests[1]) == 1 and tests[0][0]["test/SE2/exact"] == tests[1][0]["test/SE2/exact"]
+    tests = [read_rows(tmp_path / "logs" / "logs_test" / f"version_{v}" / "metrics.csv") for v in (0, 1, 2)]
+    assert all(len(t) == 1 and t[0]["test/SE2/loss"] == tests[0][0]["test/SE2/loss"] for t in tests)
     assert (tmp_path / "logs" / "constellations_SE2.png").exists()
 
 

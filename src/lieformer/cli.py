@@ -120,7 +120,8 @@ class LieformerCLI(LightningCLI):
     def _resolve_ckpt_path(self, root: Path, stage: str) -> tuple[str | None, bool]:
         """The checkpoint this run starts from, and whether it resumes (--ckpt_path given): "last" made
         the file <root>/checkpoints/last.ckpt (so the history is trimmed at the checkpoint Lightning
-        loads); an evaluation without a checkpoint is an error."""
+        loads), "best" for an evaluation the best-*.ckpt file there; an evaluation without a
+        checkpoint is an error."""
         if not self.subcommand:
             return None, False
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
@@ -129,12 +130,18 @@ class LieformerCLI(LightningCLI):
             last = root.absolute() / "checkpoints" / "last.ckpt"
             if last.is_file():
                 ckpt_path = str(last)
-            elif stage == "fit":  # "resume if there is something to resume": a new run
-                print(f"lieformer: no checkpoint at {last}: starting a new run", file=sys.stderr)
+            elif stage == "fit":  # "resume if there is something to resume": from the start
                 ckpt_path = None
             else:
                 raise RunDirectoryError(f"ckpt_path: no checkpoint at {last} to {stage}: "
                                         "train first, or give a checkpoint file")
+            self.config[self.subcommand].ckpt_path = self.config_init[self.subcommand].ckpt_path = ckpt_path
+        elif ckpt_path == "best" and stage != "fit":  # Lightning knows "best" only in the process that trained
+            best = sorted((root.absolute() / "checkpoints").glob("best-*.ckpt"))
+            if len(best) != 1:
+                raise RunDirectoryError(f"ckpt_path: {len(best) or 'no'} best checkpoints (best-*.ckpt) in "
+                                        f"{root.absolute() / 'checkpoints'} to {stage}: give a checkpoint file")
+            ckpt_path = str(best[0])
             self.config[self.subcommand].ckpt_path = self.config_init[self.subcommand].ckpt_path = ckpt_path
         elif ckpt_path is None and stage != "fit":
             raise RunDirectoryError(f"ckpt_path: {stage} needs a checkpoint (--ckpt_path last, best or a file); "
@@ -155,8 +162,11 @@ class LieformerCLI(LightningCLI):
         step = None
         if ckpt_path is not None and Path(ckpt_path).is_file():
             step = checkpoint_step(ckpt_path)
-        elif resume and not any(name.endswith(".ckpt") for name in held):
-            step = 0  # killed before its first checkpoint: it starts over, what it logged set aside
+        elif resume and ckpt_path is None:
+            print(f"lieformer: no checkpoint in {self.run_directory.root / 'checkpoints'}: training from the start",
+                  file=sys.stderr)
+            if not any(name.endswith(".ckpt") for name in held):
+                step = 0  # killed before its first checkpoint: it starts over, what it logged set aside
         if step is None and held:
             if not self.replace_existing_run:
                 raise RunDirectoryError(
@@ -169,8 +179,8 @@ class LieformerCLI(LightningCLI):
             return None
         moved, aside = trim_history(root / "logs" / "metrics.csv", step)
         if moved:
-            print(f"lieformer: resuming at step {step}: {moved} metrics rows logged after that checkpoint "
-                  f"moved to {aside}", file=sys.stderr)
+            print(f"lieformer: resuming at step {step}: {moved} metrics rows logged from that step on "
+                  f"(logged again now) moved to {aside}", file=sys.stderr)
         if (root / "logs" / "config.yaml").exists():  # the resumed run's config beside the first one's
             k = 1
             while (root / "logs" / f"config-{k}.yaml").exists():
