@@ -14,7 +14,6 @@ agree; the Set Transformer sees raw coordinates and loses accuracy on the moved 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
