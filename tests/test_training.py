@@ -3,16 +3,19 @@ trained classifier on moved test sets (issue 4)."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lieformer.cli import main
 from lieformer.data.constellation import PointSetDataset, generate, ConstellationConfig, transform_split
@@ -82,8 +85,9 @@ KILLER = textwrap.dedent("""
     import lieformer.cli as cli
 
     class Kill(Callback):
-        def on_train_epoch_start(self, trainer, module):
-            if trainer.current_epoch == 2:  # epoch 2's checkpoint is written: die without cleanup
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            # epoch 1's checkpoint is written and epoch 2's first row logged: die without cleanup
+            if trainer.current_epoch == 2 and batch_idx == 1:
                 os._exit(17)
 
     original = cli.LieformerCLI.instantiate_trainer
@@ -96,9 +100,26 @@ KILLER = textwrap.dedent("""
 """)
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_same_history(rows: list[dict[str, str]], reference: list[dict[str, str]]) -> None:
+    """Row for row the same metrics at the same (epoch, step), values equal to float tolerance."""
+    assert [(r["epoch"], r["step"], sorted(k for k, v in r.items() if v)) for r in rows] == \
+        [(r["epoch"], r["step"], sorted(k for k, v in r.items() if v)) for r in reference]
+    for row, ref in zip(rows, reference):
+        for key, value in ref.items():
+            if value and key not in ("epoch", "step"):
+                assert float(row[key]) == pytest.approx(float(value), rel=1e-5, abs=1e-7), (key, row["step"])
+
+
 def test_killed_run_resumes_to_the_same_result(tmp_path):
-    """Kill a run hard after its second epoch, resume from last.ckpt: the final weights equal an
-    uninterrupted run's with the same seed."""
+    """Kill a run hard in its third epoch, resume from last.ckpt: the final weights equal an
+    uninterrupted run's with the same seed, and so does the history: metrics.csv holds every
+    epoch's rows exactly once (the row logged after the checkpoint, before the kill, is set aside
+    in metrics.superseded-1.csv and logged again by the resumed run); TensorBoard likewise."""
     full = write_config(tmp_path, "full")
     main(["fit", "--config", str(full)])
     killed = write_config(tmp_path, "killed")
@@ -107,14 +128,27 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert proc.returncode == 17, proc.stderr[-2000:]
     _, epoch = final_state(tmp_path / "killed")
     assert epoch == 1
+    logs = tmp_path / "killed" / "logs"
+    before = read_rows(logs / "metrics.csv")  # written as logged: the kill lost none
+    assert [r["step"] for r in before if r["train/loss_step"]] == [str(i) for i in range(7)]
+
+    time.sleep(1.1)  # TensorBoard orders event files by the second they were opened in, as a real resume would
     main(["fit", "--config", str(killed), "--ckpt_path", "last"])
     a, epoch_a = final_state(tmp_path / "full")
     b, epoch_b = final_state(tmp_path / "killed")
     assert epoch_a == epoch_b == 2
     for key in a:
         torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-6, msg=key)
-    metrics = (tmp_path / "killed" / "logs" / "metrics.csv").read_text()
-    assert "val/D/exact" in metrics
+    reference = read_rows(tmp_path / "full" / "logs" / "metrics.csv")
+    assert len(reference) == 3 * 5  # per epoch: 3 training steps, validation, epoch means
+    assert_same_history(read_rows(logs / "metrics.csv"), reference)
+    assert_same_history(read_rows(logs / "metrics.superseded-1.csv"), reference[10:11])  # epoch 2's first step
+    assert (logs / "config.yaml").exists() and (logs / "config-1.yaml").exists()  # both invocations' configs
+
+    events = EventAccumulator(str(tmp_path / "killed" / "tensorboard" / "logs"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss_step")] == list(range(9))
+    assert [e.step for e in events.Scalars("val/D/exact")] == [2, 5, 8]
 
 
 def test_ddp_two_cpu_processes(tmp_path):
@@ -189,9 +223,14 @@ def test_centroid_frame_classifier_scores_the_same_on_every_test_variant():
 def test_testing_keeps_the_training_logs(tmp_path):
     config = write_config(tmp_path, "logs", **{"trainer.max_epochs": 1})
     main(["fit", "--config", str(config)])
+    training_logs = (tmp_path / "logs" / "logs" / "metrics.csv").read_text()
     main(["test", "--config", str(config), "--ckpt_path", str(tmp_path / "logs" / "checkpoints" / "last.ckpt")])
-    assert "train/loss_epoch" in (tmp_path / "logs" / "logs" / "metrics.csv").read_text()
-    assert "test/SE2/exact" in (tmp_path / "logs" / "logs_test" / "metrics.csv").read_text()
+    for ckpt in ("last", "best"):  # each evaluation its own version; one epoch: the best is the last
+        main(["test", "--config", str(config), "--ckpt_path", ckpt])
+    assert "train/loss_epoch" in training_logs
+    assert (tmp_path / "logs" / "logs" / "metrics.csv").read_text() == training_logs
+    tests = [read_rows(tmp_path / "logs" / "logs_test" / f"version_{v}" / "metrics.csv") for v in (0, 1, 2)]
+    assert all(len(t) == 1 and t[0]["test/SE2/loss"] == tests[0][0]["test/SE2/loss"] for t in tests)
     assert (tmp_path / "logs" / "constellations_SE2.png").exists()
 
 
