@@ -300,3 +300,21 @@ def test_original_protocol_variants():
         moved = transform_split(data, variant, seed=1)
         for c0, c1, mm in zip(data["coords"], moved["coords"], m):
             np.testing.assert_allclose(pdist(c1[mm]), pdist(c0[mm]), atol=1e-4)
+
+
+ORIGINAL_TASK_ARGS = ["--data.generator", "original", "--data.variants", "[D, T2, SE2, shift10, rot10]",
+                      "--model.eval_names", "[D, T2, SE2, shift10, rot10]"]
+
+
+@pytest.mark.parametrize("config", ["set_transformer_long_cpu", "lietransformer_se2_long_cpu"])
+def test_longer_runs_on_the_original_task_build(config, tmp_path):
+    """RESULTS.md's overrides for the longer CPU runs on the original's task: the data module
+    gets the generator, and every test variant a metric name of its own."""
+    from pathlib import Path
+
+    from lieformer.cli import build_cli
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "constellation" / f"{config}.yaml"
+    cli = build_cli(["--config", str(path), *ORIGINAL_TASK_ARGS, "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert cli.datamodule.hparams.generator == "original"
+    assert tuple(cli.model.eval_names) == tuple(cli.datamodule.hparams.variants) == ("D", "T2", "SE2", "shift10", "rot10")
