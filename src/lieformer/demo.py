@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((name, metrics, seconds))
         curves[name] = root / "logs" / "metrics.csv"
     plot = plot_learning_curves(curves, Path("runs/constellation/demo_learning_curves.png").absolute())
-    print("\nConstellation counting, exact-match accuracy (all four counts right); mean per-pattern in brackets")
+    print("\nConstellation counting, test accuracy: mean per-pattern (the paper's metric) / exact match (all four counts right)")
     print("| model | D (plain) | T2 (translated) | SE2 (rotated + translated) | train+test time |")
     print("|---|---|---|---|---|")
     for name, m, seconds in rows:
-        cells = [f"{m[f'test/{v}/exact']:.3f} ({m[f'test/{v}/mean']:.3f})" for v in ("D", "T2", "SE2")]
+        cells = [f"{m[f'test/{v}/mean']:.3f} / {m[f'test/{v}/exact']:.3f}" for v in ("D", "T2", "SE2")]
         print(f"| {name} | {' | '.join(cells)} | {seconds / 60:.1f} min |")
     print(f"\nplots: {plot}, {plot.parent}/*/constellations_*.png")
 

@@ -1,9 +1,9 @@
 """Point-set classification as a LightningModule: several k-way labels per set (the
 constellation counts: 4 pattern types × 3 classes), any network, any group.
 
-Metrics per evaluation set: `exact` (all labels of a set right — the stricter number) and `mean`
-(accuracy averaged over the labels). The LieTransformer paper's constellation accuracies are
-compared with `exact` in RESULTS.md.
+Metrics per evaluation set: `mean` (accuracy averaged over the labels — what the LieTransformer
+paper's code reports, `predicted.eq(label).float().mean()`, and what RESULTS.md sets beside it)
+and `exact` (all labels of a set right — the stricter number, which picks the best checkpoint).
 """
 
 from __future__ import annotations
