@@ -31,11 +31,11 @@ from lieformer.nn.norm import masked_pool
 
 def dense_forward(model: LieTransformer, coords, values, mask, stabilizer):
     """The LieTransformer's forward with all L × L pairs, written with dense matmuls."""
-    group = model.group
-    lifted = group.lift(coords, values, mask, model.lift_samples, stabilizer=stabilizer)
+    space = model.space
+    lifted = space.lift(coords, values, mask, model.lift_samples, stabilizer=stabilizer)
     B, L = lifted.mask.shape
     every = torch.arange(L).expand(B, L, L)
-    pairs = group.pair_features(lifted, every)  # (B, L, L, P): the quadratic tensor
+    pairs = space.pair_features(lifted, every, features=model.pair_features)  # (B, L, L, P): the quadratic tensor
     pair_mask = lifted.mask[:, None, :] & lifted.mask[:, :, None]
     f = model.embed(lifted.values)
     for block in model.blocks:
@@ -76,7 +76,7 @@ def check_equal(batch: int, points: int) -> float:
     model = build(points, nbhd=points).double()
     coords, values, mask = make_inputs(batch, points)
     coords, values = coords.double(), values.double()
-    h = model.group.lift_stabilizer(batch, points, 1, torch.Generator().manual_seed(1), torch.float64, None)
+    h = model.space.lift_stabilizer(batch, points, 1, torch.Generator().manual_seed(1), torch.float64, None)
     sparse = model(coords, values, mask, stabilizer=h)
     dense = dense_forward(model, coords, values, mask, h)
     return (sparse - dense).abs().max().item()
@@ -86,7 +86,7 @@ def time_one(kind: str, batch: int, points: int, nbhd: int, repeats: int) -> dic
     torch.set_num_threads(2)
     model = build(points, nbhd)
     coords, values, mask = make_inputs(batch, points)
-    h = model.group.lift_stabilizer(batch, points, 1, torch.Generator().manual_seed(1), torch.float32, None)
+    h = model.space.lift_stabilizer(batch, points, 1, torch.Generator().manual_seed(1), torch.float32, None)
     run = (lambda: model(coords, values, mask, stabilizer=h)) if kind == "sparse" else (
         lambda: dense_forward(model, coords, values, mask, h))
     times = []

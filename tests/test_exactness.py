@@ -13,8 +13,9 @@ from scipy import stats
 
 from lieformer import LieResNet, LieTransformer, make_group
 from lieformer.groups import SE2, SO2, SO3, SE2Canonical
-from lieformer.groups.base import FRAME_TOLERANCE
+from lieformer.spaces.frames import FRAME_TOLERANCE
 from lieformer.groups.so3 import so3_log
+from lieformer.spaces import EuclideanSpace, SO2Space
 from lieformer.testing import RTOL, assert_equivariant
 
 from .conftest import random_coords
@@ -341,15 +342,15 @@ def test_assert_equivariant_refuses_a_compensation_outside_the_lift_stabilizer()
     assert_equivariant(model, group, (x, v, torch.ones(1, 6, dtype=torch.bool)), g=quarter)
 
 
-class SkewedSO2(SO2):
-    """A broken group: its section turns by twice the point's angle, so s(x)·o_q ≠ x."""
+class SkewedSO2Space(SO2Space):
+    """A broken space: its section turns by twice the point's angle, so s(x)·o_q ≠ x."""
 
     def section(self, coords):
         return super().section(coords) @ super().section(coords)
 
 
 def test_assert_equivariant_refuses_a_broken_section():
-    group = SkewedSO2()
+    group = SkewedSO2Space(SO2())
     model = transformer(group).double()
     x, v = torch.randn(1, 6, 2, dtype=torch.float64), torch.randn(1, 6, 3, dtype=torch.float64)
     with pytest.raises(AssertionError, match="section and action disagree"):
@@ -359,11 +360,11 @@ def test_assert_equivariant_refuses_a_broken_section():
 def test_assert_equivariant_exercises_the_frames_of_a_frame_model():
     """With lift_frame="centroid" assert_equivariant passes no stabilizer (the frames must do the
     work): a frame that ignores the set's rotation is caught."""
-    class FixedFrameSE2(SE2):
+    class FixedFrameSE2(EuclideanSpace):
         def frame_stabilizer(self, coords, mask, n_samples):
-            return self.identity((*coords.shape[:2], n_samples), coords.dtype)
+            return self.group.identity((*coords.shape[:2], n_samples), coords.dtype)
 
-    group = FixedFrameSE2()
+    group = FixedFrameSE2(SE2())
     model = transformer(group, lift_frame="centroid").double()
     x, v = torch.randn(1, 6, 2, dtype=torch.float64), torch.randn(1, 6, 3, dtype=torch.float64)
     with pytest.raises(AssertionError, match="exceeds"):

@@ -362,7 +362,7 @@ def test_se2_distance_differs_from_log_translation_norm_by_the_documented_factor
 def test_se2_canonical_distance_is_cyclic():
     group = SE2Canonical(6, alpha=1.0)
     k = torch.arange(6, dtype=torch.float64)
-    u = group._rotations(k * 2 * math.pi / 6).unsqueeze(0)
+    u = group.grid_rotations(k.long(), torch.float64).unsqueeze(0)
     d = group.distance(u, u.new_zeros(1, 6, 0), u, u.new_zeros(1, 6, 0))[0]
     dk = (k[:, None] - k[None, :]).abs()
     torch.testing.assert_close(d, torch.minimum(dk, 6 - dk) * 2 * math.pi / 6)

@@ -13,7 +13,7 @@ from scipy.spatial.distance import cdist
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lieformer import LieResNet, LieTransformer, make_group
-from lieformer.nn.neighbourhood import (
+from lieformer.nn import (
     AdaptiveRadius,
     ball_neighbourhood,
     farthest_point_prefix,

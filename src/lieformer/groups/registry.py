@@ -19,6 +19,27 @@ def group_names() -> list[str]:
     return sorted(GROUPS)
 
 
+def parse_call(spec: str, what: str) -> tuple[str, list[ast.expr], dict[str, ast.expr]]:
+    """``"Name(a, k=v)"`` or ``"Name"`` → (name, argument nodes, keyword nodes)."""
+    example = "'SE3(alpha=0.2)' or 'T(2)'"
+    try:
+        node = ast.parse(spec.strip(), mode="eval").body
+    except SyntaxError as err:
+        raise ValueError(f"cannot parse {what} {spec!r}: expected e.g. {example}") from err
+    if isinstance(node, ast.Name):
+        return node.id, [], {}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id, list(node.args), {k.arg: k.value for k in node.keywords}
+    raise ValueError(f"cannot parse {what} {spec!r}: expected e.g. {example}")
+
+
+def literal(node: ast.expr, spec: str, what: str):
+    try:
+        return ast.literal_eval(node)
+    except ValueError as err:
+        raise ValueError(f"{what} {spec!r}: arguments must be literals (numbers, strings)") from err
+
+
 def make_group(spec: "str | LieGroup") -> LieGroup:
     """``"SE3(alpha=0.2)"`` → SE3(alpha=0.2). A bare name (``"SO2"``) uses the defaults.
 
@@ -28,24 +49,11 @@ def make_group(spec: "str | LieGroup") -> LieGroup:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"a group is a LieGroup or a string such as 'SE3(alpha=0.2)', got {type(spec).__name__}")
-    text = spec.strip()
-    try:
-        node = ast.parse(text, mode="eval").body
-    except SyntaxError as err:
-        raise ValueError(f"cannot parse group {spec!r}: expected e.g. 'SE3(alpha=0.2)' or 'T(2)'") from err
-    if isinstance(node, ast.Name):
-        name, args, kwargs = node.id, [], {}
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        name = node.func.id
-        try:
-            args = [ast.literal_eval(a) for a in node.args]
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-        except ValueError as err:
-            raise ValueError(f"group {spec!r}: arguments must be literals (numbers, strings)") from err
-    else:
-        raise ValueError(f"cannot parse group {spec!r}: expected e.g. 'SE3(alpha=0.2)' or 'T(2)'")
+    name, args, kwargs = parse_call(spec, "group")
     if name not in GROUPS:
         raise ValueError(f"unknown group {name!r}; valid groups: {', '.join(group_names())}")
+    args = [literal(a, spec, "group") for a in args]
+    kwargs = {k: literal(v, spec, "group") for k, v in kwargs.items()}
     try:
         return GROUPS[name](*args, **kwargs)
     except TypeError as err:

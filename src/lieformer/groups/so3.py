@@ -1,5 +1,4 @@
-"""Rotations SO(3): float32-accurate exp/log over the whole group, Haar sampling, and SO(3)
-acting on R³ (orbits are spheres).
+"""Rotations SO(3): float32-accurate exp/log over the whole group, Haar sampling.
 
 log goes through a unit quaternion found by Shepperd's method (the largest of four candidate
 pivots, so no division by a small number anywhere), then ω = 2·atan2(‖v‖, w)·v/‖v‖: accurate at
@@ -13,9 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import (
-    LieGroup, blend_frame, check_frames, frame_vectors, golden_spread, planar_angle, randn, uniform_angle,
-)
+from .base import LieGroup, randn
 from .registry import register
 
 _SMALL = 0.1  # angle below which Taylor series replace the closed forms
@@ -194,21 +191,14 @@ def rotation_between(e: Tensor, x_hat: Tensor) -> Tensor:
 
 @register
 class SO3(LieGroup):
-    """Rotations of R³ about 0. Orbits are spheres: q = ‖x‖, o_q = q·e₃; the stabilizer of o_q is
-    SO(2) about e₃ (i.i.d. uniform angles; SE2 says why not stratified), and all of SO(3) at the
-    origin (q = 0), where the lift draws Haar rotations. s(x) = the rotation taking e₃ to x/‖x‖
-    (the identity at x = 0). Coefficients ω (rotation vector). embed: rotation_embedding (3 + 6).
+    """Rotations of R³, 3×3; coefficients ω (rotation vector). sample: Haar. embed:
+    rotation_embedding (3 + 6), continuous where the log jumps from ω to −ω (angle π). Default
+    space: R³ (rotations about 0, orbits the spheres; lieformer.spaces.SO3Space)."""
 
-    distance: α·(angle of u_a⁻¹u_b) + (1−α)|q_a − q_b| (relative_angle: no per-pair matrices).
-    """
-
-    lie_dim, rep_dim, q_dim, space_dim = 3, 3, 1, 3
-    has_frames = True
-    stabilizer_uniforms = 3
+    lie_dim, rep_dim = 3, 3
     embed_dim = 9
-
-    def _axis(self, like: Tensor) -> Tensor:
-        return torch.tensor([0.0, 0.0, 1.0], dtype=like.dtype, device=like.device)
+    #: uniforms one Haar draw takes (haar_from_uniform)
+    haar_uniforms = 3
 
     def exp(self, a: Tensor) -> Tensor:
         return so3_exp(a)
@@ -225,59 +215,17 @@ class SO3(LieGroup):
     def sample(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return haar_so3(shape, generator, dtype, device)
 
-    def section(self, coords: Tensor) -> Tensor:
-        r2 = (coords * coords).sum(-1, keepdim=True)
-        zero = r2 == 0
-        r = torch.where(zero, torch.ones_like(r2), r2).sqrt()
-        x_hat = torch.where(zero, self._axis(coords), coords / r)
-        return rotation_between(self._axis(coords), x_hat)
+    @staticmethod
+    def haar_from_uniform(u: Tensor) -> Tensor:
+        return haar_so3_from_uniform(u)
 
-    def orbit(self, coords: Tensor) -> Tensor:
-        r2 = (coords * coords).sum(-1, keepdim=True)
-        return torch.where(r2 > 0, torch.where(r2 > 0, r2, torch.ones_like(r2)).sqrt(), torch.zeros_like(r2))
+    @staticmethod
+    def relative_angle(Ra: Tensor, Rb: Tensor) -> Tensor:
+        return relative_angle(Ra, Rb)
 
-    def origin(self, orbits: Tensor) -> Tensor:
-        return orbits * self._axis(orbits)
-
-    def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
-        return rotation_about_z(uniform_angle(shape, generator, dtype, device))
-
-    def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
-        """Rotations about e₃ by (2u₀ − 1)π; Haar rotations (all three uniforms) at the origin."""
-        about_z = rotation_about_z((2 * u[..., 0] - 1) * math.pi)
-        if coords is None:
-            return about_z
-        at_origin = (coords == 0).all(-1)[..., None, None, None]
-        return torch.where(at_origin, haar_so3_from_uniform(u), about_z)
-
-    def frame_stabilizer(self, coords: Tensor, mask: Tensor, n_samples: int) -> Tensor:
-        """R_z(φ_n + kγ), φ_n the azimuth, in the point's own frame s(x_n), of its frame vector
-        f_n ⟂ x_n: blend_frame of the parts ⟂ x_n of x̄ − x_n and of a secondary vector (the
-        cubic moment plus S₂x_n, S₂ the set's second moment about x̄, which sees the origin).
-        The lifted element s(x_n)R_z(φ_n) = [f̂, x̂ × f̂, x̂] does not depend on the section's
-        choice. Refuses points at the origin (no frame of all of SO(3) is built) and points
-        without a stable frame (check_frames)."""
-        at_origin = (coords == 0).all(-1) & mask
-        if at_origin.any():
-            b, n = at_origin.nonzero()[0].tolist()
-            raise ValueError(f"{self!r} lift_frame='centroid': point {n} of set {b} is at the origin, where the "
-                             "stabilizer is all of SO(3); use lift_frame='random' for such inputs")
-        fv = frame_vectors(coords, mask)
-        r2 = (coords * coords).sum(-1, keepdim=True)
-        x_hat = coords / torch.where(r2 > 0, r2, torch.ones_like(r2)).sqrt()
-
-        def perpendicular(v):
-            return v - (v * x_hat).sum(-1, keepdim=True) * x_hat
-
-        secondary = fv.secondary + coords @ fv.second
-        f = blend_frame(perpendicular(fv.primary), perpendicular(secondary), fv.scale)
-        check_frames(self, f, fv.scale, mask)
-        local = (self.section(coords).transpose(-1, -2) @ f.unsqueeze(-1)).squeeze(-1)
-        return rotation_about_z(golden_spread(planar_angle(local), n_samples))
-
-    def distance(self, ua, qa, ub, qb) -> Tensor:
-        angle = relative_angle(ua, ub)
-        return self.alpha * angle + (1 - self.alpha) * (qa[..., 0].unsqueeze(-1) - qb[..., 0].unsqueeze(-2)).abs()
+    @staticmethod
+    def embedding_parts(R: Tensor) -> tuple[Tensor, Tensor]:
+        return rotation_embedding(R)
 
 
 __all__ = [

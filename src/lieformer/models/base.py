@@ -5,15 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..groups import LieGroup, make_group
-from ..groups.base import Lifted, check_features
+from ..groups import LieGroup
+from ..spaces import HomogeneousSpace, Lifted, check_features, make_space
 
 LIFT_FRAMES = ("random", "centroid")
 
 
 class LiftingModel(nn.Module):
     """model(coords (B, N, d), values (B, N, c), mask (B, N) | None, *, generator, stabilizer)
-    → (B, out_channels). Lifts once with `group` (lift_samples stabilizer draws per point; an
+    → (B, out_channels). `group` is a group (it acts on its default space, R^d), a space, or a
+    name of either ("SE2(alpha=0.2)"); model.space is the space, model.group its group.
+    Lifts once with the space (lift_samples stabilizer draws per point; an
     explicit stabilizer (B, N, S, rep, rep) makes the lift deterministic), then forward_lifted.
     In eval mode without an explicit stabilizer the output is averaged over eval_lift_draws
     independent lifts (Monte Carlo estimate of the lift-averaged, exactly invariant model).
@@ -24,7 +26,7 @@ class LiftingModel(nn.Module):
 
     lift_frame="random" draws the stabilizer from Haar measure (the papers), keyed to each point
     (padding never moves a draw); "centroid" takes it from an equivariant frame of each input set
-    (group.frame_stabilizer: the direction to the set's centroid, blended with a moment vector
+    (space.frame_stabilizer: the direction to the set's centroid, blended with a moment vector
     near it), which makes the model deterministic and exactly invariant without compensation —
     an option beyond the papers (SE2, SO2, SO3 and trivial-stabilizer groups). A set with a point
     about which it is (nearly) symmetric has no such frame and is refused with a ValueError.
@@ -33,21 +35,23 @@ class LiftingModel(nn.Module):
     u_i⁻¹u_j is a rotation by π, which symmetric inputs hit exactly and rounding then sends to
     either side). Default: "continuous" with centroid frames, "log" otherwise."""
 
-    def __init__(self, in_channels: int, out_channels: int, group: "LieGroup | str", lift_samples: int = 1,
-                 eval_lift_draws: int = 1, lift_frame: str = "random", pair_features: str | None = None):
+    def __init__(self, in_channels: int, out_channels: int, group: "LieGroup | HomogeneousSpace | str",
+                 lift_samples: int = 1, eval_lift_draws: int = 1, lift_frame: str = "random",
+                 pair_features: str | None = None):
         super().__init__()
-        self.group = make_group(group)
+        self.space = make_space(group)
+        self.group = self.space.group
         if lift_samples < 1 or eval_lift_draws < 1:
             raise ValueError("lift_samples and eval_lift_draws must be >= 1")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.lift_samples, self.eval_lift_draws = lift_samples, eval_lift_draws
         if lift_frame not in LIFT_FRAMES:
             raise ValueError(f"lift_frame must be one of {LIFT_FRAMES}, got {lift_frame!r}")
-        if lift_frame == "centroid" and not self.group.has_frames:
-            raise ValueError(f"lift_frame='centroid': {self.group!r} has no equivariant frame lift; use random lifts")
+        if lift_frame == "centroid" and not self.space.has_frames:
+            raise ValueError(f"lift_frame='centroid': {self.space!r} has no equivariant frame lift; use random lifts")
         self.lift_frame = lift_frame
         self.pair_features = check_features(pair_features or ("continuous" if lift_frame == "centroid" else "log"))
-        self.pair_dim = self.group.pair_dim_of(self.pair_features)
+        self.pair_dim = self.space.pair_dim_of(self.pair_features)
 
     def _inputs(self, coords: Tensor, values: Tensor, stabilizer: Tensor | None):
         """coords, values (and stabilizer) in the model's floating dtype; clear errors otherwise."""
@@ -65,18 +69,19 @@ class LiftingModel(nn.Module):
 
     def forward(self, coords: Tensor, values: Tensor, mask: Tensor | None = None, *, generator=None, stabilizer=None) -> Tensor:
         coords, values, stabilizer = self._inputs(coords, values, stabilizer)
-        S = self.group.fixed_lift_samples or self.lift_samples
-        coords, mask = self.group.validate(coords, values, mask, S)
+        space = self.space
+        S = space.fixed_lift_samples or self.lift_samples
+        coords, mask = space.validate(coords, values, mask, S)
         empty = ~mask.any(1)
         if empty.any():
             raise ValueError(
                 f"{type(self).__name__}: sample(s) {empty.nonzero().flatten().tolist()} have no valid points (mask all False)"
             )
-        coords = self.group.centre(coords, mask)
+        coords = space.centre(coords, mask)
         if stabilizer is None and self.lift_frame == "centroid":
-            stabilizer = self.group.frame_stabilizer(coords, mask, S)
+            stabilizer = space.frame_stabilizer(coords, mask, S)
         draws = 1 if (self.training or stabilizer is not None) else self.eval_lift_draws
-        outs = [self.forward_lifted(self.group.lift(coords, values, mask, S, generator, stabilizer), generator)
+        outs = [self.forward_lifted(space.lift(coords, values, mask, S, generator, stabilizer), generator)
                 for _ in range(draws)]
         return outs[0] if draws == 1 else torch.stack(outs).mean(0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..groups import LieGroup
-from ..groups.base import Lifted
+from ..spaces import HomogeneousSpace, Lifted
 from ..nn.lieconv import BottleBlock
 from ..nn.norm import MaskedBatchNorm, NoNorm, masked_pool
 from .base import LiftingModel
@@ -27,7 +27,7 @@ class LieResNet(LiftingModel):
         self,
         in_channels: int,
         out_channels: int,
-        group: "LieGroup | str",
+        group: "LieGroup | HomogeneousSpace | str",
         k: int = 64,
         num_layers: int = 2,
         nbhd: int = 16,
@@ -52,7 +52,7 @@ class LieResNet(LiftingModel):
         self.embed = nn.Linear(in_channels, widths[0])
         self.blocks = nn.ModuleList(
             BottleBlock(
-                widths[i], widths[i + 1], self.group, batchnorm=batchnorm,
+                widths[i], widths[i + 1], self.space, batchnorm=batchnorm,
                 nbhd=nbhd, fill=min(1.0, fill / ds**i), ds_frac=ds, knn=knn, mean=mean,
                 checkpoint=checkpoint, fps_ordered=i > 0 and ds < 1, pair_features=self.pair_features,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..groups import LieGroup
-from ..groups.base import Lifted
+from ..spaces import HomogeneousSpace, Lifted, check_lifted
 from ..nn.attention import LieTransformerBlock
 from ..nn.neighbourhood import knn_neighbourhood
 from ..nn.norm import masked_pool
@@ -27,7 +27,7 @@ class LieTransformer(LiftingModel):
         self,
         in_channels: int,
         out_channels: int,
-        group: "LieGroup | str",
+        group: "LieGroup | HomogeneousSpace | str",
         dim: int = 64,
         num_layers: int = 2,
         heads: int = 4,
@@ -64,8 +64,9 @@ class LieTransformer(LiftingModel):
         )
 
     def forward_lifted(self, lifted: Lifted, generator=None) -> Tensor:
-        nb = knn_neighbourhood(self.group, lifted, self.nbhd, candidates=self.candidates, generator=generator)
-        pairs = self.group.pair_features(lifted, nb.idx, features=self.pair_features)
+        check_lifted(lifted, self.space, type(self).__name__)
+        nb = knn_neighbourhood(self.space, lifted, self.nbhd, candidates=self.candidates, generator=generator)
+        pairs = self.space.pair_features(lifted, nb.idx, features=self.pair_features)
         f = self.embed(lifted.values)
         for block in self.blocks:
             f = block(f, lifted.mask, pairs, nb.idx, nb.mask)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..groups.base import gather_points
+from ..spaces.base import gather_points
 from .norm import make_norm
 
 CONTENTS = ("dot-product", "linear-concat", "linear-concat-linear")

@@ -14,15 +14,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..groups.base import Lifted, LieGroup, check_features, gather_points
-from .neighbourhood import (
-    AdaptiveRadius,
-    ball_neighbourhood,
-    farthest_point_prefix,
-    farthest_point_subsample,
-    knn_neighbourhood,
-)
+from ..groups.base import LieGroup
+from ..spaces.base import HomogeneousSpace, Lifted, check_features, check_lifted, gather_points
+from ..spaces.registry import make_space
+from .neighbourhood import ball_neighbourhood, knn_neighbourhood
 from .norm import MaskedBatchNorm, NoNorm
+from .subsampling import farthest_point_prefix, farthest_point_subsample
+
+
+class AdaptiveRadius(nn.Module):
+    """A ball radius that tracks a target fill fraction during training (LieConv):
+    r ← r + rate·(fill − observed fill), only in training mode; a buffer, saved with the model."""
+
+    def __init__(self, fill: float, initial: float = 2.0, rate: float = 0.5):
+        super().__init__()
+        if not 0.0 < fill <= 1.0:
+            raise ValueError(f"fill must lie in (0, 1], got {fill}")
+        self.fill, self.rate = float(fill), float(rate)
+        self.register_buffer("radius", torch.tensor(float(initial), dtype=torch.float64))
+
+    def update(self, observed: float) -> None:
+        if self.training:
+            r = self.radius + self.rate * (self.fill - observed)
+            self.radius.copy_(r.clamp_min(1e-6))
+
+    def extra_repr(self) -> str:
+        return f"fill={self.fill}, radius={self.radius.item():.4f}"
 
 
 class WeightNet(nn.Module):
@@ -73,7 +90,9 @@ class WeightNet(nn.Module):
 
 class LieConv(nn.Module):
     """One LieConv layer on a Lifted set: (optionally) subsample queries by FPS, pick neighbours
-    in the group distance, convolve. Values (B, L, c_in) → (B, M, c_out), M = round(ds_frac·L).
+    in the space's distance, convolve. Values (B, L, c_in) → (B, M, c_out), M = round(ds_frac·L);
+    `group` is a group (its default space), a space or a name; points lifted by another space
+    are refused.
 
     Neighbourhoods are a random `nbhd` of the points inside a ball whose radius adapts during
     training to contain a `fill` fraction of the points, or the `nbhd` nearest with knn=True.
@@ -90,7 +109,7 @@ class LieConv(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
-        group: LieGroup,
+        group: "LieGroup | HomogeneousSpace | str",
         nbhd: int = 32,
         fill: float = 1 / 3,
         ds_frac: float = 1.0,
@@ -108,11 +127,12 @@ class LieConv(nn.Module):
             raise ValueError(f"LieConv: nbhd must be >= 1, got {nbhd}")
         if not 0.0 < ds_frac <= 1.0:
             raise ValueError(f"LieConv: ds_frac must lie in (0, 1], got {ds_frac}")
-        self.group, self.nbhd, self.ds_frac, self.knn, self.mean = group, nbhd, ds_frac, knn, mean
+        self.space = make_space(group)
+        self.nbhd, self.ds_frac, self.knn, self.mean = nbhd, ds_frac, knn, mean
         self.checkpoint, self.fps_ordered = checkpoint, fps_ordered
         self.radius = AdaptiveRadius(min(fill, 1.0))
         self.pair_features = check_features(pair_features)
-        self.weightnet = WeightNet(group.pair_dim_of(pair_features), kernel_dim, kernel_hidden, batchnorm=batchnorm)
+        self.weightnet = WeightNet(self.space.pair_dim_of(pair_features), kernel_dim, kernel_hidden, batchnorm=batchnorm)
         self.linear = nn.Linear(in_channels * kernel_dim, out_channels)
 
     def subsample(self, lifted: Lifted, generator=None) -> tuple[Tensor | None, Lifted]:
@@ -122,14 +142,14 @@ class LieConv(nn.Module):
         if self.fps_ordered:
             idx, slot_mask = farthest_point_prefix(lifted.mask, self.ds_frac)
         else:
-            idx, slot_mask = farthest_point_subsample(self.group, lifted, self.ds_frac, generator)
+            idx, slot_mask = farthest_point_subsample(self.space, lifted, self.ds_frac, generator)
         queries = lifted.select(idx)
         return idx, queries._replace(mask=queries.mask & slot_mask)
 
     def neighbourhood(self, lifted: Lifted, query_idx, generator=None):
         if self.knn:
-            return knn_neighbourhood(self.group, lifted, self.nbhd, query_idx, generator=generator)
-        nb = ball_neighbourhood(self.group, lifted, self.nbhd, float(self.radius.radius), query_idx, generator)
+            return knn_neighbourhood(self.space, lifted, self.nbhd, query_idx, generator=generator)
+        nb = ball_neighbourhood(self.space, lifted, self.nbhd, float(self.radius.radius), query_idx, generator)
         self.radius.update(nb.fill)
         return nb
 
@@ -154,11 +174,12 @@ class LieConv(nn.Module):
     def forward(self, lifted: Lifted, generator=None, query_idx: Tensor | None = None, queries: Lifted | None = None) -> Lifted:
         """Convolve lifted.values at the queries; query_idx/queries from subsample() (computed here
         if not given). Returns the query set carrying the new values (padding zeroed)."""
+        check_lifted(lifted, self.space, "LieConv")
         if queries is None:
             query_idx, queries = self.subsample(lifted, generator)
         nb = self.neighbourhood(lifted, query_idx, generator)
         mask = nb.mask & queries.mask.unsqueeze(-1)
-        pairs = self.group.pair_features(lifted, nb.idx, query_idx, features=self.pair_features)
+        pairs = self.space.pair_features(lifted, nb.idx, query_idx, features=self.pair_features)
         if self.checkpoint and self.training and torch.is_grad_enabled():
             agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, "deferred", use_reentrant=False)
             self.weightnet.update_running_stats(stats)
@@ -176,7 +197,8 @@ class BottleBlock(nn.Module):
     BN → Swish → Linear(c → c/4) → BN → Swish → LieConv(c/4 → c_out/4) → BN → Swish →
     Linear(c_out/4 → c_out), plus the (subsampled) input added on its first c_in channels."""
 
-    def __init__(self, in_channels: int, out_channels: int, group: LieGroup, batchnorm: bool = True, **conv_kwargs):
+    def __init__(self, in_channels: int, out_channels: int, group: "LieGroup | HomogeneousSpace | str",
+                 batchnorm: bool = True, **conv_kwargs):
         super().__init__()
         if out_channels < in_channels:
             raise ValueError("BottleBlock: out_channels must be >= in_channels (residual on the first c_in channels)")

@@ -1,4 +1,5 @@
-"""Neighbourhoods and farthest-point subsampling on lifted points, in the group's distance.
+"""Neighbourhoods of lifted points in the space's distance: balls (LieConv) and k-nearest
+(the LieTransformer), with Monte Carlo subsampling.
 
 Nothing here builds an all-pairs tensor of features: distances are computed one block of queries
 at a time (memory B × block × L, block chosen to stay under a fixed element budget), and only the
@@ -9,14 +10,14 @@ directly, so a transformed input selects the same neighbours.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..groups.base import Lifted, LieGroup, gather_points
 from ..randomness import draw_seed, uniform
+from ..spaces.base import HomogeneousSpace, Lifted, gather_points
+from .grid import grid_candidates, knn_cell
 
 #: largest B × block × L distance block held at once (floats), and most queries per block:
 #: beyond BLOCK_ROWS points no B × L × L tensor exists at any time
@@ -57,56 +58,14 @@ def _batch_index(B: int, device) -> Tensor:
     return torch.arange(B, device=device).view(B, 1, 1)
 
 
-def grid_candidates(pq: Tensor, pk: Tensor, key_mask: Tensor, cell: float,
-                    max_candidates: int | None = None) -> tuple[Tensor, Tensor] | None:
-    """Keys in the 3^d grid cells (side `cell`) around each query: every key within `cell` of it.
-
-    pq (B, M, d) query positions, pk (B, L, d) key positions, key_mask (B, L). Returns candidate
-    indices (B, M, C) into the keys and their mask, C = 3^d × the fullest cell; None when the
-    grid would not fit in int64 or C would exceed max_candidates (then a brute-force search is
-    cheaper). Built with one sort and two searchsorted calls: O(L log L + M·C).
-    """
-    B, L, d = pk.shape
-    inf = torch.tensor(float("inf"), dtype=pk.dtype, device=pk.device)
-    lo = torch.where(key_mask.unsqueeze(-1), pk, inf).amin(1, keepdim=True)
-    lo = torch.where(torch.isfinite(lo), lo, torch.zeros_like(lo))
-    ck = torch.floor((pk - lo) / cell).long()
-    ck = torch.where(key_mask.unsqueeze(-1), ck, torch.zeros_like(ck))
-    extent = ck.amax((0, 1)) + 3  # cells −1 … max+1 after the shift by one
-    total = int(torch.prod(extent.double()).item())
-    if total * (B + 1) >= 2**62:
-        return None
-    stride = torch.ones(d, dtype=torch.long, device=pk.device)
-    for i in range(d - 2, -1, -1):
-        stride[i] = stride[i + 1] * extent[i + 1]
-    row = torch.arange(B, device=pk.device).view(B, 1) * total
-    keys = torch.where(key_mask, row + ((ck + 1) * stride).sum(-1), torch.full_like(row, -1))
-    sorted_keys, order = torch.sort(keys.reshape(-1))
-    offsets = torch.cartesian_prod(*[torch.tensor([-1, 0, 1], device=pk.device)] * d).view(-1, d)
-    cq = torch.floor((pq - lo) / cell).long()
-    cells = (cq.unsqueeze(2) + 1 + offsets).clamp(torch.zeros_like(extent), extent - 1)  # (B, M, 3^d, d)
-    qkeys = row.unsqueeze(-1) + (cells * stride).sum(-1)
-    start = torch.searchsorted(sorted_keys, qkeys)
-    count = torch.searchsorted(sorted_keys, qkeys, right=True) - start
-    C = max(int(count.max().item()), 1)
-    if max_candidates is not None and C * offsets.shape[0] > max_candidates:
-        return None
-    slot = torch.arange(C, device=pk.device)
-    valid = slot < count.unsqueeze(-1)
-    flat = order[(start.unsqueeze(-1) + slot).clamp(max=B * L - 1)]
-    local = flat - torch.arange(B, device=pk.device).view(B, 1, 1, 1) * L
-    local = torch.where(valid, local, torch.zeros_like(local))
-    return local.flatten(2), valid.flatten(2)
-
-
-def _ball_on_candidates(group, lifted, uq, qq, qidx, cand, cmask, K, radius, seed):
+def _ball_on_candidates(space, lifted, uq, qq, qidx, cand, cmask, K, radius, seed):
     """ball_neighbourhood's selection restricted to candidate keys (B, M, C): identical result
     whenever the candidates contain the whole ball (same distances, same counter-based noise)."""
     B, M, C = cand.shape
     idx_out, mask_out, inside_counts = [], [], []
     for a, b in _blocks(B, M, C):
         ci, m = cand[:, a:b], b - a
-        d = _gathered_distance(group, lifted, uq[:, a:b], qq[:, a:b], ci)
+        d = _gathered_distance(space, lifted, uq[:, a:b], qq[:, a:b], ci)
         inside = (d < radius) & cmask[:, a:b] & torch.gather(lifted.mask, 1, ci.flatten(1)).view(B, m, C)
         noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], ci, dtype=d.dtype)
         top = torch.where(inside, noise, noise.new_tensor(-1.0)).topk(min(K, C), dim=-1)
@@ -121,7 +80,7 @@ def _ball_on_candidates(group, lifted, uq, qq, qidx, cand, cmask, K, radius, see
 
 
 def ball_neighbourhood(
-    group: LieGroup,
+    space: HomogeneousSpace,
     lifted: Lifted,
     k: int,
     radius: float,
@@ -132,8 +91,8 @@ def ball_neighbourhood(
     """Up to k neighbours drawn uniformly at random from the ball d(u_i, u_j) < radius.
 
     LieConv's Monte Carlo neighbourhood: every in-ball point is equally likely to be kept,
-    slots the ball cannot fill are masked. Returns idx (B, M, min(k, L)). Where the group bounds
-    its distance below by a multiple of a Euclidean one (group.positions), a grid limits the
+    slots the ball cannot fill are masked. Returns idx (B, M, min(k, L)). Where the space bounds
+    its distance below by a multiple of a Euclidean one (space.positions), a grid limits the
     distances computed to nearby points — O(L·ball) instead of O(L²), with the same result.
     """
     uq, qq, _, qidx = query_points(lifted, query_idx)
@@ -141,18 +100,18 @@ def ball_neighbourhood(
     L = lifted.mask.shape[1]
     K = min(k, L)
     seed = draw_seed(generator)
-    weight = group.position_weight
-    positions = group.positions(lifted.elements, lifted.orbits) if weight > 0 and use_grid else None
+    weight = space.position_weight
+    positions = space.positions(lifted.elements, lifted.orbits) if weight > 0 and use_grid else None
     if positions is not None:  # a point in the ball lies within radius/weight: only nearby cells
         found = grid_candidates(gather_points(positions, qidx), positions, lifted.mask, radius / weight, L // 2)
         if found is not None:
-            idx_out, mask_out, inside = _ball_on_candidates(group, lifted, uq, qq, qidx, *found, K, radius, seed)
+            idx_out, mask_out, inside = _ball_on_candidates(space, lifted, uq, qq, qidx, *found, K, radius, seed)
             return _finish(lifted, query_idx, idx_out, mask_out, inside)
     keys = torch.arange(L, device=qidx.device).view(1, 1, L)
     valid_keys = lifted.mask.unsqueeze(1)
     idx_out, mask_out, inside_counts = [], [], []
     for a, b in _blocks(B, M, L):
-        d = group.distance(uq[:, a:b], qq[:, a:b], lifted.elements, lifted.orbits)
+        d = space.distance(uq[:, a:b], qq[:, a:b], lifted.elements, lifted.orbits)
         inside = (d < radius) & valid_keys
         noise = uniform(seed, _batch_index(B, d.device), qidx[:, a:b, None], keys, dtype=d.dtype)
         score = torch.where(inside, noise, noise.new_tensor(-1.0))
@@ -164,7 +123,7 @@ def ball_neighbourhood(
 
 
 def knn_neighbourhood(
-    group: LieGroup,
+    space: HomogeneousSpace,
     lifted: Lifted,
     k: int,
     query_idx: Tensor | None = None,
@@ -179,7 +138,7 @@ def knn_neighbourhood(
     rounding to tie_tolerance × the set's extent (the largest distance from its first valid point),
     and equal ones are ordered by counter-based noise, so exact ties (points on a grid) break the
     same way for a transformed input, whose distances differ from the original's in the last bits.
-    Where the group bounds its distance below by a Euclidean one (group.positions), large sets are
+    Where the space bounds its distance below by a Euclidean one (space.positions), large sets are
     searched on a grid — O(L·candidates) instead of O(L²) — with the brute-force result: a query's
     answer is kept only when every point outside its cells is provably farther than its chosen
     ones; the rest retry with larger cells and finally by brute force.
@@ -190,14 +149,14 @@ def knn_neighbourhood(
     K = min(k, L)
     C = min(max(candidates or K, K), L)
     seed = draw_seed(generator)
-    scale = _tie_scale(group, lifted, tie_tolerance)
+    scale = _tie_scale(space, lifted, tie_tolerance)
     idx = lifted.mask.new_zeros(B, M, K, dtype=torch.long)
     mask = lifted.mask.new_zeros(B, M, K)
     pending = qmask.clone()  # padding queries keep index 0, masked
-    weight = group.position_weight
-    positions = group.positions(lifted.elements, lifted.orbits) if use_grid and weight > 0 and L >= GRID_MIN_POINTS else None
+    weight = space.position_weight
+    positions = space.positions(lifted.elements, lifted.orbits) if use_grid and weight > 0 and L >= GRID_MIN_POINTS else None
     if positions is not None:
-        cell = _knn_cell(positions, lifted.mask, C)
+        cell = knn_cell(positions, lifted.mask, C)
         for attempt in range(GRID_ATTEMPTS):
             pos, sel = _pending_positions(pending)
             sub = gather_points(qidx.unsqueeze(-1), pos).squeeze(-1)
@@ -208,7 +167,7 @@ def knn_neighbourhood(
             needed = []  # cells that would settle the failed queries: their C-th candidate bounds the true C-th
             for a, b in _blocks(B, pos.shape[1], cand.shape[-1]):
                 ci = cand[:, a:b]
-                d = _gathered_distance(group, lifted, gather_points(uq, pos[:, a:b]), gather_points(qq, pos[:, a:b]), ci)
+                d = _gathered_distance(space, lifted, gather_points(uq, pos[:, a:b]), gather_points(qq, pos[:, a:b]), ci)
                 valid = cmask[:, a:b] & torch.gather(lifted.mask, 1, ci.flatten(1)).view_as(ci)
                 near, keep, bucket = _knn_select(d, valid, scale, seed, sub[:, a:b, None], ci, C, K)
                 # exact when every key outside the cells (Euclidean gap ≥ cell, so distance ≥
@@ -230,7 +189,7 @@ def knn_neighbourhood(
     keys = torch.arange(L, device=qidx.device).view(1, 1, L)
     for a, b in _blocks(B, pos.shape[1], L):
         p = pos[:, a:b]
-        d = group.distance(gather_points(uq, p), gather_points(qq, p), lifted.elements, lifted.orbits)
+        d = space.distance(gather_points(uq, p), gather_points(qq, p), lifted.elements, lifted.orbits)
         valid = lifted.mask.unsqueeze(1).expand_as(d)
         near, keep, _ = _knn_select(d, valid, scale, seed, gather_points(qidx.unsqueeze(-1), p), keys, C, K)
         _put(idx, p, sel[:, a:b], near)
@@ -243,13 +202,13 @@ GRID_MIN_POINTS = 2048
 GRID_ATTEMPTS = 3
 
 
-def _tie_scale(group: LieGroup, lifted: Lifted, tie_tolerance: float) -> Tensor:
+def _tie_scale(space: HomogeneousSpace, lifted: Lifted, tie_tolerance: float) -> Tensor:
     """tie_tolerance × max_j d(u_r, u_j), r the first valid point of each set: (B, 1, 1) float64.
     An invariant length of the set's extent (within a factor 2 of its diameter), O(L) per set."""
     B = lifted.mask.shape[0]
     rows = torch.arange(B, device=lifted.mask.device)
     ref = lifted.mask.to(torch.uint8).argmax(-1)
-    d = group.distance(lifted.elements[rows, ref].unsqueeze(1), lifted.orbits[rows, ref].unsqueeze(1),
+    d = space.distance(lifted.elements[rows, ref].unsqueeze(1), lifted.orbits[rows, ref].unsqueeze(1),
                        lifted.elements, lifted.orbits).double()
     extent = torch.where(lifted.mask.unsqueeze(1), d, 0.0).amax(-1, keepdim=True)
     return extent.clamp_min(1e-30) * tie_tolerance
@@ -278,27 +237,13 @@ def _knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tenso
     return near, torch.gather(valid, -1, near), last
 
 
-def _gathered_distance(group: LieGroup, lifted: Lifted, uq: Tensor, qq: Tensor, keys: Tensor) -> Tensor:
+def _gathered_distance(space: HomogeneousSpace, lifted: Lifted, uq: Tensor, qq: Tensor, keys: Tensor) -> Tensor:
     """Distances of queries (B, m) to their own keys (B, m, X) → (B, m, X)."""
     B, m, X = keys.shape
     rep, q = lifted.elements.shape[-1], lifted.orbits.shape[-1]
     uk = gather_points(lifted.elements, keys).reshape(B * m, X, rep, rep)
     qk = gather_points(lifted.orbits, keys).reshape(B * m, X, q)
-    return group.distance(uq.reshape(B * m, 1, rep, rep), qq.reshape(B * m, 1, q), uk, qk).view(B, m, X)
-
-
-def _knn_cell(positions: Tensor, mask: Tensor, C: int) -> float:
-    """Grid cell side for a kNN search: a ball of that radius holds ~4C points at the densest
-    set's mean density (bounding-box volume, each side at least 1e-3 of the largest)."""
-    B, L, d = positions.shape
-    big = torch.finfo(positions.dtype).max
-    lo = torch.where(mask.unsqueeze(-1), positions, big).amin(1)
-    hi = torch.where(mask.unsqueeze(-1), positions, -big).amax(1)
-    side = (hi - lo).clamp_min(0)
-    side = torch.maximum(side, 1e-3 * side.amax(-1, keepdim=True)).clamp_min(1e-12).double()
-    density = mask.sum(-1).double() / side.prod(-1)
-    unit_ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
-    return float((4 * C / (unit_ball * density.max())) ** (1 / d))
+    return space.distance(uq.reshape(B * m, 1, rep, rep), qq.reshape(B * m, 1, q), uk, qk).view(B, m, X)
 
 
 def _pending_positions(pending: Tensor) -> tuple[Tensor, Tensor]:
@@ -329,92 +274,3 @@ def _finish(lifted, query_idx, idx_out, mask_out, inside_counts=None) -> Neighbo
     return Neighbourhood(idx, mask, float(fill))
 
 
-class AdaptiveRadius(nn.Module):
-    """A ball radius that tracks a target fill fraction during training (LieConv):
-    r ← r + rate·(fill − observed fill), only in training mode; a buffer, saved with the model."""
-
-    def __init__(self, fill: float, initial: float = 2.0, rate: float = 0.5):
-        super().__init__()
-        if not 0.0 < fill <= 1.0:
-            raise ValueError(f"fill must lie in (0, 1], got {fill}")
-        self.fill, self.rate = float(fill), float(rate)
-        self.register_buffer("radius", torch.tensor(float(initial), dtype=torch.float64))
-
-    def update(self, observed: float) -> None:
-        if self.training:
-            r = self.radius + self.rate * (self.fill - observed)
-            self.radius.copy_(r.clamp_min(1e-6))
-
-    def extra_repr(self) -> str:
-        return f"fill={self.fill}, radius={self.radius.item():.4f}"
-
-
-def subsample_counts(mask: Tensor, fraction: float) -> Tensor:
-    """Points kept per row: round(fraction · valid points), at least 1 where any is valid (B,)."""
-    n = mask.sum(-1)
-    return torch.where(n > 0, torch.round(n * fraction).clamp_min(1), n).long()
-
-
-def farthest_point_prefix(mask: Tensor, fraction: float) -> tuple[Tensor, Tensor]:
-    """FPS of a set that is itself an FPS result in greedy order: its first round(fraction · n_b)
-    points, (idx (B, M), mask (B, M)) as farthest_point_subsample returns them. No distances.
-
-    Exact because greedy FPS nests: started from the same point, FPS on the first n points of a
-    greedy sequence S picks S's next point at every step (that point was the farthest from the
-    chosen ones over a superset, and it lies in the subset), so it returns S's prefix. LieResNet
-    uses it after its first subsampling layer: one FPS per forward instead of one per layer.
-    Needs each row's valid points first (mask[b, :n_b] True), as an FPS result's slot mask is.
-    """
-    B, L = mask.shape
-    counts = subsample_counts(mask, fraction)
-    if bool((mask.sum(-1, keepdim=True) > torch.arange(L, device=mask.device)).ne(mask).any()):
-        raise ValueError("farthest_point_prefix: each row's valid points must come first (an FPS result)")
-    slots = torch.arange(int(counts.max().item()) if B else 0, device=mask.device)[None]
-    slot_mask = slots < counts[:, None]
-    return torch.where(slot_mask, slots, 0), slot_mask
-
-
-def farthest_point_subsample(
-    group: LieGroup,
-    lifted: Lifted,
-    fraction: float,
-    generator: torch.Generator | None = None,
-    tie_tolerance: float = 1e-5,
-) -> tuple[Tensor, Tensor]:
-    """Farthest-point subsampling in the group distance: (idx (B, M), mask (B, M)).
-
-    Row b keeps m_b = round(fraction · its valid points) (M = max m_b; slots past m_b are masked
-    and repeat the first choice). The start is the valid point of largest counter-based noise, so
-    padding and transformed inputs give the same choice. Each step is one vectorised distance
-    from the newest point to all L points (O(M·L) work, O(L) memory).
-    """
-    B, L = lifted.mask.shape
-    counts = subsample_counts(lifted.mask, fraction)
-    M = int(counts.max().item()) if B else 0
-    device = lifted.mask.device
-    rows = torch.arange(B, device=device)
-    seed = draw_seed(generator)
-    start_score = uniform(seed, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
-    current = torch.where(lifted.mask, start_score, -1.0).argmax(-1)
-    nearest = torch.full((B, L), torch.inf, dtype=torch.float64, device=device)  # distance to the chosen set
-    # exact ties (grids, symmetric lifts) differ in the last bits after a transformation: distances
-    # are compared after rounding, then ordered by counter-based noise (the same for both inputs);
-    # -1e300 marks chosen points (picked again only once a row has no other), -inf padding
-    order = torch.where(lifted.mask, 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None],
-                                                   dtype=torch.float64), -torch.inf)
-    chosen = torch.empty(B, M, dtype=torch.long, device=device)
-    scale = None
-    for i in range(M):  # greedy: each step is one vectorised distance, newest point → all L points
-        chosen[:, i] = current
-        d = group.distance(
-            lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
-            lifted.elements, lifted.orbits,
-        )[:, 0].double()
-        if scale is None:  # rounding to 1e-5 of the set's extent
-            scale = torch.where(lifted.mask, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
-        nearest = torch.minimum(nearest, d)
-        order[rows, current] = -1e300
-        current = (torch.floor(nearest / scale) + order).argmax(-1)
-    slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
-    chosen = torch.where(slot_mask, chosen, chosen[:, :1])
-    return chosen, slot_mask

@@ -12,21 +12,22 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..groups import make_group
+from ..spaces import make_space
 from ..models import LieResNet, LieTransformer, SetTransformer
 
 NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer}
 
 
 def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
-    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer takes no group."""
+    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer takes no group.
+    `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())"."""
     if name not in NETWORKS:
         raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
     args = dict(args or {})
     if name == "SetTransformer":
         return SetTransformer(in_channels, out_channels, **args)
     try:
-        group_obj = make_group(group)
+        group_obj = make_space(group)
     except ValueError as err:
         raise ValueError(f"model.group: {err}") from None
     try:

@@ -1,0 +1,49 @@
+"""R^n ⋊ K with K a rotation group: what SE(2) and SE(3) share (homogeneous (n+1)×(n+1)).
+
+The rotation part K is a group law with Haar draws from uniforms (haar_from_uniform), the angle
+between rotations (relative_angle, all pairs of two sets without a per-pair matrix) and a
+continuous embedding split into first- and second-order parts (embedding_parts).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .affine import homogeneous, orthogonal_affine_inv, split
+from .base import LieGroup, randn
+
+
+class RigidMotions(LieGroup):
+    """x ↦ R x + t with R in `rotations`; coefficients (rotation part, translation part).
+
+    Subclasses set lie_dim, rep_dim, `rotations` and implement exp and log. sample: a Haar
+    rotation and t ~ N(0, I). embed: (first-order rotation part, t, second-order rotation part):
+    continuous where the log jumps (rotations by π), the log to first order at the identity.
+    """
+
+    rotations: LieGroup
+
+    @property
+    def n(self) -> int:
+        return self.rep_dim - 1
+
+    @property
+    def embed_dim(self) -> int:
+        return self.rotations.embed_dim + self.n
+
+    def embed(self, g: Tensor) -> Tensor:
+        R, t = split(g)
+        first, second = self.rotations.embedding_parts(R)
+        return torch.cat([first, t, second], -1)
+
+    def inv(self, g: Tensor) -> Tensor:
+        return orthogonal_affine_inv(g)
+
+    def sample(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
+        R = self.rotations.sample(shape, generator, dtype, device)
+        return homogeneous(R, randn((*shape, self.n), generator, dtype, device))
+
+    def rotation_elements(self, R: Tensor) -> Tensor:
+        """[[R, 0], [0, 1]] (..., n+1, n+1) for rotations R (..., n, n)."""
+        return homogeneous(R, torch.zeros(*R.shape[:-1], dtype=R.dtype, device=R.device))
