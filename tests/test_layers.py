@@ -51,7 +51,7 @@ def lifted_batch(spec: str, B=2, N=5, S=2, c=3, seed=0):
     v = torch.randn(B, N, c, generator=gen, dtype=F64)
     mask = torch.ones(B, N, dtype=torch.bool)
     mask[1, -2:] = False
-    h = group.lift_stabilizer(B, N, group.fixed_lift_samples or S, gen, F64, None)
+    h = group.sample_stabilizer((B, N, S), generator=gen, dtype=F64)
     return group, group.lift(x, v, mask, S, stabilizer=h)
 
 
@@ -286,7 +286,7 @@ def test_lietransformer_with_every_pair_equals_dense_attention(combination, norm
     v = torch.randn(B, N, 3, generator=gen, dtype=F64)
     mask = torch.ones(B, N, dtype=torch.bool)
     mask[1, -3:] = False
-    h = group.lift_stabilizer(B, N, S, gen, F64, None)
+    h = group.sample_stabilizer((B, N, S), generator=gen, dtype=F64)
     sparse = model(x, v, mask, stabilizer=h, generator=torch.Generator().manual_seed(0))
     dense = dense_lietransformer(model, x, v, mask, h)
     torch.testing.assert_close(sparse, dense, **EXACT)
@@ -313,7 +313,7 @@ def resnet_batch(N_small=9, N_big=16, seed=9):
     v = torch.randn(2, N_big, 3, generator=gen, dtype=F64)
     mask = torch.ones(2, N_big, dtype=torch.bool)
     mask[0, N_small:] = False
-    h = group.lift_stabilizer(2, N_big, 1, gen, F64, None)
+    h = group.sample_stabilizer((2, N_big, 1), generator=gen, dtype=F64)
     return group, x, v, mask, h
 
 
