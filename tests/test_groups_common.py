@@ -46,9 +46,9 @@ def test_shapes_and_inverse(spec, dtype):
     g = random_element(group, (5, 2), generator=gen, dtype=dtype)
     assert g.shape == (5, 2, group.rep_dim, group.rep_dim) and g.dtype == dtype
     eye = torch.eye(group.rep_dim, dtype=dtype)
-    torch.testing.assert_close(group.mul(g, group.inv(g)), eye.expand_as(g), atol=50 * tolerance(dtype), rtol=0)
+    torch.testing.assert_close(group.mul(g, group.inv(g)), eye.expand_as(g), atol=20 * tolerance(dtype), rtol=0)
     assert group.log(g).shape == (5, 2, group.lie_dim)
-    torch.testing.assert_close(group.exp(group.log(g)), g, atol=100 * tolerance(dtype), rtol=100 * tolerance(dtype))
+    torch.testing.assert_close(group.exp(group.log(g)), g, atol=20 * tolerance(dtype), rtol=20 * tolerance(dtype))
 
 
 @pytest.mark.parametrize("spec", GROUP_SPECS)
@@ -96,7 +96,7 @@ def test_lift_layout(spec, dtype):
     o = _homogeneous(group, group.origin(lifted.orbits))
     ux = (lifted.elements @ o.unsqueeze(-1)).squeeze(-1)
     expected = _homogeneous(group, x.repeat_interleave(s, 1))
-    torch.testing.assert_close(ux[lifted.mask], expected[lifted.mask], atol=50 * tolerance(dtype), rtol=50 * tolerance(dtype))
+    torch.testing.assert_close(ux[lifted.mask], expected[lifted.mask], atol=20 * tolerance(dtype), rtol=20 * tolerance(dtype))
 
 
 @pytest.mark.parametrize("spec", GROUP_SPECS)
@@ -113,7 +113,7 @@ def test_lift_is_exactly_equivariant(spec, dtype):
     gx, gh = transformed_inputs(group, g, x, mask, h)
     a = group.lift(x, v, mask, s, stabilizer=h)
     b = group.lift(gx, v, mask, s, stabilizer=gh)
-    tol = 200 * tolerance(dtype)
+    tol = 20 * tolerance(dtype)  # measured ≤ 0.2 × tolerance(dtype) over 20 seeds, every group
     torch.testing.assert_close(b.elements, group.mul(g.unsqueeze(1), a.elements), atol=tol, rtol=tol)
     torch.testing.assert_close(b.orbits, a.orbits, atol=tol, rtol=tol)
     idx = torch.randint(0, N * s, (B, N * s, K), generator=gen)

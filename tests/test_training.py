@@ -151,19 +151,6 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert [e.step for e in events.Scalars("val/D/exact")] == [2, 5, 8]
 
 
-def test_ddp_two_cpu_processes(tmp_path):
-    config = write_config(tmp_path, "ddp")
-    proc = subprocess.run(
-        [sys.executable, "-m", "lieformer.cli", "fit", "--config", str(config), "--trainer.devices", "2",
-         "--trainer.strategy", "ddp", "--trainer.max_epochs", "2"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    state, epoch = final_state(tmp_path / "ddp")
-    assert epoch == 1 and all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
-    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
-
-
 def test_se2_classifier_is_invariant_on_moved_test_sets():
     """Predictions of the SE2 LieTransformer on the SE2 test variant equal those on the plain one
     (given the compensating lift), so its accuracies are equal; the Set Transformer's change."""
