@@ -34,3 +34,12 @@ def random_coords(group, shape, generator, dtype=torch.float64):
 
 def build(spec: str):
     return make_group(spec)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_cache_in_a_temporary_folder(tmp_path_factory):
+    """The suite never writes to the user's data cache (~/.cache/lieformer): LIEFORMER_CACHE points
+    to a temporary folder, inherited by the subprocesses tests start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LIEFORMER_CACHE", str(tmp_path_factory.mktemp("lieformer_cache")))
+        yield

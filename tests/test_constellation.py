@@ -318,3 +318,40 @@ def test_longer_runs_on_the_original_task_build(config, tmp_path):
     cli = build_cli(["--config", str(path), *ORIGINAL_TASK_ARGS, "--trainer.default_root_dir", str(tmp_path)], run=False)
     assert cli.datamodule.hparams.generator == "original"
     assert tuple(cli.model.eval_names) == tuple(cli.datamodule.hparams.variants) == ("D", "T2", "SE2", "shift10", "rot10")
+
+
+def test_the_data_module_names_the_task_metrics(tmp_path):
+    """The task takes its evaluation-set names from the data module's variants (no --model.eval_names):
+    through the `lieformer` command (and so the monitored key), and under a plain Trainer."""
+    from pathlib import Path
+
+    import lightning as L
+
+    from lieformer.cli import build_cli
+    from lieformer.tasks import PointSetClassifier
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "constellation" / "lietransformer_se2_cpu.yaml"
+    cli = build_cli(["--config", str(path), "--data.variants", "[rot10, D]", "--trainer.default_root_dir", str(tmp_path)],
+                    run=False)
+    assert cli.model.eval_names == ("rot10", "D") and cli.model.monitor == ("val/rot10/exact", "max")
+    cli.release_run_directory()
+
+    model = PointSetClassifier("SetTransformer", in_channels=2, network_args={"dim": 16, "encoder_blocks": 1, "decoder_blocks": 1})
+    assert model.eval_names is None
+    dm = ConstellationData(n_train=16, n_val=8, n_test=8, features="coords", batch_size=8, cache_dir=str(tmp_path),
+                           variants=("D", "shift10"))
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    metrics = trainer.validate(model, dm, verbose=False)
+    assert model.eval_names == ("D", "shift10")
+    assert {k for m in metrics for k in m} == {f"val/{v}/{m}" for v in ("D", "shift10") for m in ("loss", "exact", "mean")}
+
+
+def test_constellation_plots_need_constellation_data():
+    from types import SimpleNamespace
+
+    from lieformer.data.constellation_plots import ConstellationPlots
+
+    with pytest.raises(ValueError, match="trainer.callbacks: ConstellationPlots draws ConstellationData test sets, "
+                                         "and this run's data is object"):
+        ConstellationPlots().setup(SimpleNamespace(datamodule=object()), None, "fit")

@@ -134,6 +134,41 @@ def test_cli_runs_a_regression_task_by_class_path(tmp_path):
     best = list((tmp_path / "reg" / "checkpoints").glob("best-*.ckpt"))
     assert best and (tmp_path / "reg" / "checkpoints" / "last.ckpt").exists()
     assert torch.load(best[0], weights_only=False)["hyper_parameters"]["loss"] == "mse"
+    assert not list((tmp_path / "reg").glob("*.png"))  # no experiment's plots attached to a run that did not ask
+
+
+class TwoValidationSets(InvariantRegressionData):
+    """Two validation loaders and no eval_names: the task numbers the second."""
+
+    def val_dataloader(self):
+        return [DataLoader(self.val, batch_size=self.batch_size), DataLoader(self.val, batch_size=self.batch_size)]
+
+
+def test_evaluation_sets_without_names_are_numbered_after_the_first():
+    model = PointSetRegressor("LieTransformer", "T(2)", 1, network_args=TINY_LT, target_mean=[0.0, 0.0],
+                              target_std=[1.0, 1.0], targets=("a", "b"))
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    metrics = trainer.validate(model, TwoValidationSets(n_train=8, n_val=8), verbose=False)
+    assert model.eval_names is None
+    assert set(metrics[0]) == {"val/loss", "val/mae", "val/mae_a", "val/mae_b"}
+    assert set(metrics[1]) == {"val/1/loss", "val/1/mae", "val/1/mae_a", "val/1/mae_b"}
+    assert metrics[0]["val/mae"] == pytest.approx(metrics[1]["val/1/mae"])  # the same set twice (T(2): no random lift)
+
+
+def test_the_generic_training_code_imports_no_experiment():
+    """lieformer.tasks (every module of it) and the `lieformer` command know no data set: importing
+    them loads no data module."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, pkgutil, sys, lieformer.cli, lieformer.tasks\n"
+            "for m in pkgutil.iter_modules(lieformer.tasks.__path__): importlib.import_module('lieformer.tasks.' + m.name)\n"
+            "assert 'lieformer.tasks.plots' in sys.modules\n"
+            "print(sorted(m for m in sys.modules if m.startswith('lieformer.data')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONWARNINGS": "ignore"}).stdout
+    assert out.strip() == "[]"
 
 
 # -------------------------------------------------------------------------------------- dynamics

@@ -17,15 +17,18 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import lieformer
 from lieformer.cli import main
 from lieformer.data.constellation import PointSetDataset, generate, ConstellationConfig, transform_split
+from lieformer.tasks.base import NETWORKS
 from lieformer.tasks.classification import PointSetClassifier
 from lieformer.testing import transformed_inputs
 
 TINY = {
     "seed_everything": 0,
     "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 1,
-                "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0},
+                "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0,
+                "callbacks": [{"class_path": "lieformer.data.constellation_plots.ConstellationPlots"}]},
     "model": {"class_path": "lieformer.tasks.PointSetClassifier", "init_args": {
         "network": "LieTransformer", "group": "SE2(alpha=0.2)", "in_channels": 1,
         "network_args": {"dim": 16, "num_layers": 1, "heads": 2, "nbhd": 8, "kernel_dim": 8}, "lr": 0.003}},
@@ -72,6 +75,71 @@ def test_malformed_config_is_a_one_line_error(tmp_path, capsys, field, value, ex
     assert code == 2 and "Traceback" not in err
     lines = [line for line in err.strip().splitlines() if line]
     assert len(lines) == 1 and expected in lines[0], err
+
+
+def raise_inside_forward():
+    raise ValueError("a deliberate bug inside forward")
+
+
+class ForwardBug(PointSetClassifier):
+    """A classifier whose forward has a bug (a ValueError, which the old CLI turned into one line)."""
+
+    def forward(self, coords, values, mask):
+        raise_inside_forward()
+
+
+def test_an_error_while_training_keeps_its_traceback(tmp_path):
+    """`lieformer fit` whose model raises inside forward: the user sees the traceback down to the
+    raising function and a non-zero exit code, not a one-line config error."""
+    config = yaml.safe_load(write_config(tmp_path, "bug").read_text())
+    config["model"]["class_path"] = "tests.test_training.ForwardBug"
+    (tmp_path / "bug.yaml").write_text(yaml.safe_dump(config))
+    repo = Path(__file__).resolve().parents[1]
+    src = Path(lieformer.__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "lieformer.cli", "fit", "--config", str(tmp_path / "bug.yaml")],
+                          cwd=repo, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{repo}", "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback (most recent call last)" in proc.stderr and "lieformer: error" not in proc.stderr
+    assert 'in raise_inside_forward\n    raise ValueError("a deliberate bug inside forward")' in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "ValueError: a deliberate bug inside forward"
+
+
+def broken_layer():
+    raise TypeError("a deliberate bug inside a constructor")
+
+
+class BrokenNetwork(torch.nn.Module):
+    """Takes any arguments, then fails inside its constructor with a TypeError (a bug, not a config error)."""
+
+    def __init__(self, in_channels, out_channels, group, **kwargs):
+        super().__init__()
+        broken_layer()
+
+
+def test_a_type_error_inside_a_constructor_keeps_its_traceback(tmp_path, capsys, monkeypatch):
+    """build_network checks the argument names against the constructor's signature and then calls
+    it without relabelling: a TypeError from inside is the user's to see, with its traceback; a
+    wrong argument name is a one-line config error naming model.network_args."""
+    monkeypatch.setitem(NETWORKS, "Broken", BrokenNetwork)
+    config = write_config(tmp_path, "broken", **{"model.network": "Broken"})
+    with pytest.raises(TypeError, match="a deliberate bug inside a constructor") as info:
+        main(["fit", "--config", str(config)])
+    assert info.traceback[-1].name == "broken_layer" and "BrokenNetwork" not in str(info.value)
+    assert any(entry.name == "build_network" for entry in info.traceback)
+    code, err = run_cli(["fit", "--config", str(config), "--model.network", "LieTransformer",
+                         "--model.network_args", "{dim: 16, heads: 2, no_such_arg: 1}"], capsys)
+    lines = [line for line in err.strip().splitlines() if line]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "model.network_args: LieTransformer: got an unexpected keyword argument 'no_such_arg'" in lines[0]
+
+
+def test_eval_names_that_do_not_match_the_data_are_a_one_line_error(tmp_path, capsys):
+    config = write_config(tmp_path, "names")
+    code, err = run_cli(["fit", "--config", str(config), "--model.eval_names", "[D, T2]"], capsys)
+    lines = [line for line in err.strip().splitlines() if line]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "model.eval_names: 2 names ('D', 'T2') for the 3 evaluation sets of ConstellationData" in lines[0]
 
 
 def final_state(root: Path):

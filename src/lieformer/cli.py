@@ -7,59 +7,40 @@
 
 A config names its task and data by `model.class_path` / `data.class_path` with their `init_args`
 (any PointSetTask — classification, regression, dynamics — and any LightningDataModule); overrides
-may leave out `init_args`: `--model.group "T(2)"`.
+may leave out `init_args`: `--model.group "T(2)"`. An experiment's callbacks (its plots) are
+declared in its configs under `trainer.callbacks`; the command adds only what every run has.
+The task names its metrics after the data module's `eval_names` (PointSetTask.adopt_eval_names).
 Every run logs CSV and TensorBoard under trainer.default_root_dir, keeps `last.ckpt` (and the
 best by the task's validation metric) under <default_root_dir>/checkpoints, and writes its plots there.
 One run at a time uses a directory; a new training run is refused where one already trained, and a
 resumed run appends to its logs (lieformer.run_directory).
-A malformed config or an unknown group ends with a one-line error naming the field.
+
+Errors: a config that cannot be parsed, or whose classes cannot be built from it (a ValueError
+from a constructor checking its arguments, an unknown group, an unusable run directory), ends
+with one line naming the field and exit code 2 (ConfigError). Anything else — a TypeError inside
+a constructor, any exception once the subcommand runs (training, testing) — keeps its traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from pathlib import Path
 
-import torch
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from .run_directory import AppendingCSVLogger, RunDirectory, RunDirectoryError, checkpoint_step, trim_history
 from .tasks.base import PointSetTask
-from .tasks.plots import plot_constellations
 
 
-class PlotsAtEnd(Callback):
-    """After testing, draw a grid of test constellations (per test variant) with true and predicted counts."""
-
-    def __init__(self, n: int = 16):
-        self.n = n
-
-    def _plot(self, trainer, module) -> None:
-        dm = trainer.datamodule
-        if dm is None or not hasattr(dm, "test_sets") or trainer.global_rank != 0:
-            return
-        for name, dataset in zip(module.eval_names, dm.test_sets):
-            coords, values, mask, counts = (t[: self.n] for t in (dataset.coords, dataset.values, dataset.mask, dataset.counts))
-            was_training = module.training
-            module.eval()
-            with torch.no_grad():
-                pred = module(coords.to(module.device), values.to(module.device), mask.to(module.device)).argmax(-1).cpu()
-            module.train(was_training)
-            plot_constellations(coords.numpy(), mask.numpy(), counts.numpy(), pred.numpy(),
-                                Path(trainer.default_root_dir) / f"constellations_{name}.png",
-                                title=f"{module.net.__class__.__name__}{_group_label(module.net)} on the {name} test set")
-
-    def on_test_end(self, trainer, module) -> None:
-        self._plot(trainer, module)
-
-
-def _group_label(net) -> str:
-    group = getattr(net, "group", None)
-    return f" ({group!r})" if group is not None else ""
+class ConfigError(ValueError):
+    """The command line or config could not be parsed, or its classes not built from it: the
+    message (one line) names the field; the original exception is its __cause__."""
 
 
 class LieformerCLI(LightningCLI):
@@ -89,17 +70,43 @@ class LieformerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.set_defaults({"trainer.default_root_dir": "runs/default"})
 
+    def parse_arguments(self, parser, args) -> None:
+        """Parse; any error of the parser becomes a ConfigError (one line naming the field)."""
+        try:
+            super().parse_arguments(parser, args)
+        except (argparse.ArgumentError, ValueError, TypeError, KeyError) as err:
+            raise ConfigError(_one_line(err)) from err
+
+    def instantiate_classes(self) -> None:
+        """Build the model, data module and trainer; a config error (the parser's, or a ValueError
+        or Lightning misconfiguration raised checking an argument) becomes a ConfigError, anything
+        else (a TypeError, KeyError, … inside a constructor: a bug) passes with its traceback."""
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            inner = _unwrap_parser(err)
+            if _is_config_error(inner):
+                raise ConfigError(_one_line(err)) from err
+            if inner is err:
+                raise
+            inner.__suppress_context__ = True  # the bug's own exception and traceback, not the parser's wrapping
+            raise inner
+
     def instantiate_trainer(self, **kwargs):
         config = self.config[self.subcommand] if self.subcommand else self.config
         root = Path(config.trainer.default_root_dir)
+        if isinstance(self.model, PointSetTask):  # metric names (and so the monitored key) from the data
+            self.model.adopt_eval_names(self.datamodule)
         monitor, mode = getattr(self.model, "monitor", ("val/loss", "min"))
+        declared = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
         kwargs["callbacks"] = [
-            *(kwargs.get("callbacks") or []),
-            # first: the best by the task's validation metric (what ckpt_path="best" resolves to)
+            # the first checkpoint callback: the best by the task's validation metric (what
+            # ckpt_path="best" resolves to, whatever checkpoint callbacks a config adds)
             ModelCheckpoint(dirpath=root / "checkpoints", monitor=monitor, mode=mode, filename="best-{epoch}"),
             # every epoch: last.ckpt (Lightning writes "last" only beside a top-k save, so keep one)
             ModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=1, filename="latest"),
-            PlotsAtEnd(),
+            *(declared if isinstance(declared, list) else [declared]),  # the experiment's, from its config
+            *(kwargs.get("callbacks") or []),
         ]
         trainer = super().instantiate_trainer(**kwargs)
         stage = self.subcommand or "fit"  # run=False: the caller fits (the demo)
@@ -192,7 +199,8 @@ class LieformerCLI(LightningCLI):
 
 
 def build_cli(args: list[str] | None = None, **kwargs) -> LieformerCLI:
-    """The `lieformer` command's LightningCLI (run=False among kwargs: parse and build only)."""
+    """The `lieformer` command's LightningCLI (run=False among kwargs: parse and build only).
+    ConfigError for a config that cannot be parsed or built; other exceptions pass unchanged."""
     return LieformerCLI(PointSetTask, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                         seed_everything_default=0, args=args, save_config_kwargs={"overwrite": True},
                         parser_kwargs={"exit_on_error": False}, **kwargs)
@@ -205,14 +213,33 @@ def main(args: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     try:
         build_cli(args)
-    except (ValueError, TypeError, KeyError) as err:
-        print(f"lieformer: error: {_one_line(err)}", file=sys.stderr)
+    except ConfigError as err:  # only these: what training raises keeps its traceback
+        print(f"lieformer: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    except Exception as err:  # jsonargparse's ArgumentError and friends
-        if type(err).__name__ in ("ArgumentError", "NSKeyError", "ParserError"):
-            print(f"lieformer: error: {_one_line(err)}", file=sys.stderr)
-            raise SystemExit(2) from None
-        raise
+
+
+def _raised_by_parser(err: BaseException) -> bool:
+    """Was err raised inside jsonargparse (its own error, or its wrapping of a constructor's)?"""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_globals.get("__name__", "").startswith("jsonargparse")
+
+
+def _unwrap_parser(err: BaseException) -> BaseException:
+    """What a constructor raised, under jsonargparse's wrapping (exceptions it raised from it)."""
+    while err.__cause__ is not None and _raised_by_parser(err):
+        err = err.__cause__
+    return err
+
+
+def _is_config_error(err: BaseException) -> bool:
+    """Raised building from a config, is this the config's fault? The parser's own errors, a
+    ValueError (our constructors' argument checks, unknown groups, RunDirectoryError) or a
+    Lightning MisconfigurationException; not a TypeError, KeyError, AttributeError, … of a bug."""
+    return isinstance(err, (argparse.ArgumentError, ValueError, MisconfigurationException)) or _raised_by_parser(err)
 
 
 def _one_line(err: BaseException) -> str:

@@ -17,8 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .cli import build_cli
-from .run_directory import RunDirectoryError
+from .cli import ConfigError, build_cli
 from .tasks.plots import plot_learning_curves
 
 #: the repository's configs, found from this file (src/lieformer/demo.py) wherever the demo runs
@@ -74,11 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n=== training {name} ({config.relative_to(CONFIG_DIR.parent)}) ===", flush=True)
         try:
             metrics, root, seconds = run(name, config, overrides)
-        except RunDirectoryError as err:  # e.g. another run is using the directory
+        except ConfigError as err:  # e.g. another run is using the directory
             raise SystemExit(f"lieformer.demo: error: {err}") from None
         rows.append((name, metrics, seconds))
         curves[name] = root / "logs" / "metrics.csv"
-    plot = plot_learning_curves(curves, Path("runs/constellation/demo_learning_curves.png").absolute())
+    plot = plot_learning_curves(curves, Path("runs/constellation/demo_learning_curves.png").absolute(),
+                                metrics=("train/loss_epoch", "val/D/exact", "val/SE2/exact"))
     print("\nConstellation counting, test accuracy: mean per-pattern (the paper's metric) / exact match (all four counts right)")
     print("| model | D (plain) | T2 (translated) | SE2 (rotated + translated) | train+test time |")
     print("|---|---|---|---|---|")

@@ -32,16 +32,18 @@ accuracies belong to "original" (and to the per-label mean accuracy, not exact m
 
 Train and test sets come from independent seeds (the original regenerated its test set with the
 training seed, so the first 1,000 training examples *were* the test set); `make_splits` checks
-that no test example equals a training one. Sets are cached as .npz files named by a hash of
-their parameters (the generator included).
+that no test example equals a training one. Sets are cached by lieformer.data.cache (named by a
+hash of their parameters, the generator included; in $LIEFORMER_CACHE or ~/.cache/lieformer unless
+the data module's cache_dir says otherwise).
+
+The test variants (`VARIANTS`, `transform_split`) belong to this module, and so do its plots
+(lieformer.data.constellation_plots, a callback the constellation configs declare).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +52,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
+
+from .cache import cache_key, cached_arrays
 
 PATTERN_NAMES = ("triangle", "square", "pentagon", "L")
 SLOTS_PER_PATTERN = 2
@@ -86,8 +90,17 @@ class ConstellationConfig:
         if self.generator not in GENERATORS:
             raise ValueError(f"generator: unknown constellation generator {self.generator!r}; choose one of {GENERATORS}")
 
+    def cache_params(self) -> dict:
+        """What generate(self) depends on, for the cache key (GENERATOR_VERSION included)."""
+        return {**asdict(self), "version": GENERATOR_VERSION}
+
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """The cache key of this split (lieformer.data.cache.cache_key)."""
+        return cache_key("constellation", self.cache_params())
+
+
+#: bump when generate() returns something else for the same ConstellationConfig: old cache entries then miss
+GENERATOR_VERSION = 1
 
 
 def generate(cfg: ConstellationConfig) -> dict[str, np.ndarray]:
@@ -193,20 +206,10 @@ def generate_original(cfg: ConstellationConfig) -> dict[str, np.ndarray]:
     return {"coords": coords, "mask": mask, "counts": counts}
 
 
-def load_or_generate(cfg: ConstellationConfig, cache_dir: str | Path | None) -> dict[str, np.ndarray]:
-    """generate(cfg), cached at cache_dir/constellation-<hash>.npz (content-addressed)."""
-    if cache_dir is None:
-        return generate(cfg)
-    path = Path(cache_dir) / f"constellation-{cfg.key()}.npz"
-    if path.exists():
-        with np.load(path) as data:
-            return {k: data[k] for k in ("coords", "mask", "counts")}
-    data = generate(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per process: concurrent writers never collide
-    np.savez_compressed(tmp, **data)
-    tmp.replace(path)  # atomic: an interrupted run leaves no half-written cache
-    return data
+def load_or_generate(cfg: ConstellationConfig, cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    """generate(cfg), cached as constellation-<cfg.key()>.npz in cache_dir (None: $LIEFORMER_CACHE or
+    ~/.cache/lieformer; lieformer.data.cache)."""
+    return cached_arrays("constellation", cfg.cache_params(), lambda: generate(cfg), cache_dir)
 
 
 VARIANTS = ("D", "T2", "SE2", "shift10", "rot10")
@@ -287,7 +290,7 @@ def point_features(coords: Tensor, mask: Tensor, features: str) -> Tensor:
     raise ValueError(f"unknown features {features!r}; choose one of {FEATURES}")
 
 
-def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir,
+def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir: str | Path | None = None,
                 generator: str = "ours") -> dict[str, dict[str, np.ndarray]]:
     """Train / validation / test from three independent seeds derived from `seed`; checked disjoint."""
     seeds = np.random.SeedSequence(seed).generate_state(3)
@@ -322,15 +325,16 @@ class RigidAugment:
 
 class ConstellationData(L.LightningDataModule):
     """Constellation splits for Lightning: validation and test on the `variants` (default D, T2
-    and SE2; one dataloader each, in that order; the task's eval_names must list the same).
+    and SE2; one dataloader each, in that order), which name the task's metrics (`eval_names`).
     generator: "ours" (the paper's description, the default) or "original" (the task the
     original code generates; module docstring). augment=True moves every training set by a random
     rotation and shift (RigidAugment, the original's augmentation; the paper's Set Transformer
     was trained with it). Shuffling and augmentation draw from the global RNG, which
-    seed_everything fixes and checkpoints restore."""
+    seed_everything fixes and checkpoints restore. cache_dir: where generated splits are cached
+    (None: $LIEFORMER_CACHE, else ~/.cache/lieformer; lieformer.data.cache)."""
 
     def __init__(self, n_train: int = 10_000, n_val: int = 1_000, n_test: int = 1_000, seed: int = 0,
-                 features: str = "ones", batch_size: int = 64, cache_dir: str | None = "data_cache",
+                 features: str = "ones", batch_size: int = 64, cache_dir: str | None = None,
                  variants: tuple[str, ...] = ("D", "T2", "SE2"), num_workers: int = 0, augment: bool = False,
                  generator: str = "ours"):
         super().__init__()
@@ -342,6 +346,11 @@ class ConstellationData(L.LightningDataModule):
         if unknown:
             raise ValueError(f"data.variants: unknown test variant {unknown[0]!r}; choose from {VARIANTS}")
         self.save_hyperparameters()
+
+    @property
+    def eval_names(self) -> tuple[str, ...]:
+        """The names of the validation and test sets, in dataloader order: the test variants."""
+        return tuple(self.hparams.variants)
 
     def prepare_data(self) -> None:
         """Generate and cache the splits once (Lightning calls this on one process per node)."""

@@ -1,9 +1,11 @@
 """What every task shares: building the network from its name and group, Adam with a linear
-warm-up and cosine decay, metric logging per evaluation set, and the random-number state in
-checkpoints (so a resumed run continues the stream of an uninterrupted one)."""
+warm-up and cosine decay, metric logging per evaluation set (named by the data module), and the
+random-number state in checkpoints (so a resumed run continues the stream of an uninterrupted one).
+No experiment is named here: the data module says what its evaluation sets are called."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 
@@ -12,28 +14,33 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..spaces import make_space
 from ..models import LieResNet, LieTransformer, SetTransformer
+from ..spaces import make_space
 
 NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer}
 
 
 def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
     """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer takes no group.
-    `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())"."""
+    `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())".
+    Unknown names in `args` are a ValueError naming model.network_args (checked against the
+    constructor's signature before the call); what the constructor itself raises passes unchanged."""
     if name not in NETWORKS:
         raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
-    args = dict(args or {})
+    cls, args = NETWORKS[name], dict(args or {})
     if name == "SetTransformer":
-        return SetTransformer(in_channels, out_channels, **args)
+        positional = (in_channels, out_channels)
+    else:
+        try:
+            positional = (in_channels, out_channels, make_space(group))
+        except ValueError as err:
+            raise ValueError(f"model.group: {err}") from None
+    signature = inspect.signature(cls)
     try:
-        group_obj = make_space(group)
-    except ValueError as err:
-        raise ValueError(f"model.group: {err}") from None
-    try:
-        return NETWORKS[name](in_channels, out_channels, group_obj, **args)
+        signature.bind(*positional, **args)
     except TypeError as err:
-        raise ValueError(f"model.network_args: {err}") from None
+        raise ValueError(f"model.network_args: {name}: {err}; it takes {signature}") from None
+    return cls(*positional, **args)
 
 
 class PointSetTask(L.LightningModule):
@@ -43,10 +50,13 @@ class PointSetTask(L.LightningModule):
 
     Optimiser: Adam(lr, betas, weight_decay), the learning rate warmed up linearly over
     warmup_frac of the steps, then cosine-decayed to 0 (per step). Evaluation sets are logged as
-    {stage}/{eval_names[i]}/{metric}.
+    {stage}/{eval_names[i]}/{metric} (one set: {stage}/{metric}). The names come from the task's
+    `eval_names` argument if given, else from the data module's `eval_names` (adopt_eval_names,
+    called by the `lieformer` command and in setup), else the sets after the first are numbered.
     """
 
-    eval_names: tuple[str, ...] = ("val",)
+    #: names of the evaluation sets (validation/test dataloaders, in order); None: not known yet
+    eval_names: tuple[str, ...] | None = None
     #: the metric that picks the best checkpoint, and whether higher ("max") or lower is better
     monitor_metric: tuple[str, str] = ("loss", "min")
 
@@ -54,11 +64,32 @@ class PointSetTask(L.LightningModule):
         raise NotImplementedError
 
     def metric_key(self, stage: str, dataloader_idx: int, metric: str) -> str:
-        """"{stage}/{metric}" with one evaluation set, "{stage}/{its name}/{metric}" with several."""
-        if len(self.eval_names) == 1:
+        """"{stage}/{metric}" with one evaluation set, "{stage}/{its name}/{metric}" with several;
+        without names, "{stage}/{metric}" for the first set and "{stage}/{index}/{metric}" after it."""
+        names = self.eval_names
+        if names is None:
+            return f"{stage}/{metric}" if dataloader_idx == 0 else f"{stage}/{dataloader_idx}/{metric}"
+        if len(names) == 1:
             return f"{stage}/{metric}"
-        name = self.eval_names[dataloader_idx] if dataloader_idx < len(self.eval_names) else str(dataloader_idx)
+        name = names[dataloader_idx] if dataloader_idx < len(names) else str(dataloader_idx)
         return f"{stage}/{name}/{metric}"
+
+    def adopt_eval_names(self, datamodule) -> None:
+        """Name the evaluation sets after `datamodule.eval_names` (if it has them) unless the task was
+        given its own; given ones must be as many (a ValueError naming model.eval_names otherwise)."""
+        names = getattr(datamodule, "eval_names", None)
+        if names is None:
+            return
+        names = tuple(names)
+        if self.eval_names is None:
+            self.eval_names = names
+        elif len(self.eval_names) != len(names):
+            raise ValueError(f"model.eval_names: {len(self.eval_names)} names {self.eval_names} for the "
+                             f"{len(names)} evaluation sets of {type(datamodule).__name__} {names}")
+
+    def setup(self, stage: str) -> None:
+        if self._trainer is not None and self.trainer.datamodule is not None:
+            self.adopt_eval_names(self.trainer.datamodule)
 
     @property
     def monitor(self) -> tuple[str, str]:

@@ -1,5 +1,5 @@
-"""Point-set classification as a LightningModule: several k-way labels per set (the
-constellation counts: 4 pattern types × 3 classes), any network, any group.
+"""Point-set classification as a LightningModule: several k-way labels per set (e.g. how many
+copies of each of 4 pattern types: 4 labels × 3 classes, the defaults), any network, any group.
 
 Metrics per evaluation set: `mean` (accuracy averaged over the labels — what the LieTransformer
 paper's code reports, `predicted.eq(label).float().mean()`, and what RESULTS.md sets beside it)
@@ -34,13 +34,13 @@ class PointSetClassifier(PointSetTask):
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
         warmup_frac: float = 0.01,
-        eval_names: tuple[str, ...] = ("D", "T2", "SE2"),
+        eval_names: tuple[str, ...] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.labels, self.classes = labels, classes
         self.net = build_network(network, in_channels, labels * classes, group, network_args)
-        self.eval_names = tuple(eval_names)
+        self.eval_names = None if eval_names is None else tuple(eval_names)
 
     def forward(self, coords: Tensor, values: Tensor, mask: Tensor) -> Tensor:
         return self.net(coords, values, mask).view(len(coords), self.labels, self.classes)

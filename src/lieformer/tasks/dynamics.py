@@ -76,12 +76,12 @@ class HamiltonianDynamics(DynamicsTask):
         weight_decay: float = 0.0,
         warmup_frac: float = 0.01,
         step: float | None = None,
-        eval_names: tuple[str, ...] = ("val",),
+        eval_names: tuple[str, ...] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.net = build_network(network, in_channels, 1, group, network_args)
-        self.step, self.eval_names = step, tuple(eval_names)
+        self.step, self.eval_names = step, None if eval_names is None else tuple(eval_names)
 
     def potential(self, q: Tensor, features: Tensor) -> Tensor:
         """V_θ(q) (B,) for positions q (B, n, d) and per-particle features (B, n, c)."""

@@ -38,13 +38,13 @@ class PointSetRegressor(PointSetTask):
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
         warmup_frac: float = 0.01,
-        eval_names: tuple[str, ...] = ("val",),
+        eval_names: tuple[str, ...] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         if loss not in LOSSES:
             raise ValueError(f"model.loss: unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
-        self.targets, self.loss_fn, self.eval_names = tuple(targets), LOSSES[loss], tuple(eval_names)
+        self.targets, self.loss_fn, self.eval_names = tuple(targets), LOSSES[loss], None if eval_names is None else tuple(eval_names)
         T = len(self.targets)
         for name, given in (("target_mean", target_mean), ("target_std", target_std), ("unit_scale", unit_scale)):
             if given is not None and len(given) != T:
@@ -59,6 +59,7 @@ class PointSetRegressor(PointSetTask):
 
     def setup(self, stage: str) -> None:
         """Take the standardisation from the training split when it was not given (nor loaded)."""
+        super().setup(stage)
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if not bool(self.stats_set) and dm is not None and hasattr(dm, "target_stats"):
             mean, std = dm.target_stats()
