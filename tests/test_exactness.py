@@ -12,7 +12,7 @@ import torch
 from scipy import stats
 
 from lieformer import LieResNet, LieTransformer, make_group
-from lieformer.groups import SE2, SO2, SO3, SE2Canonical
+from lieformer.groups import SE2, SO2, SE2Canonical
 from lieformer.spaces.frames import FRAME_TOLERANCE
 from lieformer.groups.so3 import so3_log
 from lieformer.spaces import EuclideanSpace, SO2Space

@@ -11,11 +11,11 @@ import torch
 from torch import Tensor
 
 from ..groups.base import rotation_2d
+from ..groups.so2 import relative_angle as relative_angle_2d
 from ..groups.so3 import haar_so3_from_uniform, rotation_about_z, rotation_between
+from ..groups.so3 import relative_angle as relative_angle_3d
 from .base import HomogeneousSpace
 from .frames import blend_frame, check_frames, frame_vectors, golden_spread, planar_angle, plane_frame_angles
-from ..groups.so2 import relative_angle as relative_angle_2d
-from ..groups.so3 import relative_angle as relative_angle_3d
 
 
 def radius(coords: Tensor) -> Tensor:
