@@ -84,8 +84,9 @@ class HomogeneousSpace(ABC):
     lifting needs: action, section, orbit ids, representatives, stabilizer draws, frames,
     domain checks, pair features and distances between lifted points.
 
-    Subclasses set space_dim and q_dim and implement section and orbit (and origin, act and
-    stabilizer_from_uniform where the defaults do not fit); the capabilities below are declared
+    Subclasses set space_dim and q_dim and implement section (and orbit, origin, act and
+    stabilizer_from_uniform where the defaults — one orbit, the linear action, a trivial
+    stabilizer — do not fit); the capabilities below are declared
     as class attributes, not probed.
     """
 
@@ -167,9 +168,12 @@ class HomogeneousSpace(ABC):
     def section(self, coords: Tensor) -> Tensor:
         """s(x) (..., rep, rep) for coords (..., d), with s(x)·o_{q(x)} = x."""
 
-    @abstractmethod
     def orbit(self, coords: Tensor) -> Tensor:
-        """Orbit identifier q(x) (..., q_dim) for coords (..., d)."""
+        """Orbit identifier q(x) (..., q_dim) for coords (..., d). Default: none (q_dim 0, a
+        transitive action); spaces with several orbits override it."""
+        if self.q_dim:
+            raise NotImplementedError(f"{type(self).__name__} has q_dim {self.q_dim} but no orbit()")
+        return coords.new_zeros(*coords.shape[:-1], 0)
 
     def origin(self, orbits: Tensor) -> Tensor:
         """The orbit representative o_q (..., d) for orbit ids (..., q_dim)."""

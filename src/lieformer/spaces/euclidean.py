@@ -56,9 +56,6 @@ class EuclideanSpace(HomogeneousSpace):
     def section(self, coords: Tensor) -> Tensor:
         return translation(coords)
 
-    def orbit(self, coords: Tensor) -> Tensor:
-        return coords.new_zeros(*coords.shape[:-1], 0)
-
     def origin(self, orbits: Tensor) -> Tensor:
         return orbits.new_zeros(*orbits.shape[:-1], self.space_dim)
 

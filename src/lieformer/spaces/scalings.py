@@ -45,9 +45,6 @@ class RxSO2Space(_PuncturedPlane):
         y = torch.where(zero, torch.zeros_like(coords[..., 1]), coords[..., 1])
         return torch.stack([torch.stack([x, -y], -1), torch.stack([y, x], -1)], -2)
 
-    def orbit(self, coords: Tensor) -> Tensor:
-        return coords.new_zeros(*coords.shape[:-1], 0)
-
     def origin(self, orbits: Tensor) -> Tensor:
         o = orbits.new_zeros(*orbits.shape[:-1], 2)
         o[..., 0] = 1
@@ -112,9 +109,6 @@ class RxSQSpace(_Quadrant):
     def section(self, coords: Tensor) -> Tensor:
         safe = torch.where(coords > 0, coords, torch.ones_like(coords))  # padding zeros → identity
         return diagonal(safe[..., 0], safe[..., 1])
-
-    def orbit(self, coords: Tensor) -> Tensor:
-        return coords.new_zeros(*coords.shape[:-1], 0)
 
     def origin(self, orbits: Tensor) -> Tensor:
         return orbits.new_ones(*orbits.shape[:-1], 2)
