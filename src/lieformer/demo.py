@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((name, metrics, seconds))
         curves[name] = root / "logs" / "metrics.csv"
     plot = plot_learning_curves(curves, Path("runs/constellation/demo_learning_curves.png").absolute(),
-                                metrics=("train/loss_epoch", "val/D/exact", "val/SE2/exact"))
+                                metrics=("train/loss_epoch", "val/D/mean", "val/SE2/mean", "val/SE2/exact"))
     print("\nConstellation counting, test accuracy: mean per-pattern (the paper's metric) / exact match (all four counts right)")
     print("| model | D (plain) | T2 (translated) | SE2 (rotated + translated) | train+test time |")
     print("|---|---|---|---|---|")
