@@ -3,7 +3,7 @@ acts on is a homogeneous space (lieformer.spaces), by default R^d (`group.space`
 
 from .base import LieGroup
 from .registry import GROUPS, group_names, make_group, register
-from .rigid import RigidMotions
+from .rigid import RigidMotions, RotationGroup
 from .scalings import SQ, Rx, RxSO2, RxSQ
 from .se2_canonical import SE2Canonical
 from .se3 import SE3
@@ -12,6 +12,6 @@ from .so3 import SO3
 from .translations import T, Trivial, Tx, Ty
 
 __all__ = [
-    "GROUPS", "SE2", "SE3", "SO2", "SO3", "SQ", "LieGroup", "RigidMotions", "Rx", "RxSO2", "RxSQ", "SE2Canonical",
+    "GROUPS", "SE2", "SE3", "SO2", "SO3", "SQ", "LieGroup", "RigidMotions", "RotationGroup", "Rx", "RxSO2", "RxSQ", "SE2Canonical",
     "T", "Trivial", "Tx", "Ty", "group_names", "make_group", "register",
 ]

@@ -7,11 +7,31 @@ continuous embedding split into first- and second-order parts (embedding_parts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from .affine import homogeneous, orthogonal_affine_inv, split
 from .base import LieGroup, randn
+
+
+class RotationGroup(LieGroup):
+    """SO(n) as n×n matrices: g⁻¹ = gᵀ, embed = the concatenated embedding_parts. Subclasses bind
+    the functions rigid motions and their spaces use: haar_from_uniform (u (..., haar_uniforms)
+    → Haar rotations), relative_angle (angles of R_aᵀR_b (B, M, N) for two sets of rotations) and
+    embedding_parts (first- and second-order parts of a continuous embedding)."""
+
+    haar_uniforms: int
+    haar_from_uniform: Callable[[Tensor], Tensor]
+    relative_angle: Callable[[Tensor, Tensor], Tensor]
+    embedding_parts: Callable[[Tensor], tuple[Tensor, Tensor]]
+
+    def inv(self, g: Tensor) -> Tensor:
+        return g.transpose(-1, -2)
+
+    def embed(self, g: Tensor) -> Tensor:
+        return torch.cat(self.embedding_parts(g), -1)
 
 
 class RigidMotions(LieGroup):
@@ -22,7 +42,7 @@ class RigidMotions(LieGroup):
     continuous where the log jumps (rotations by π), the log to first order at the identity.
     """
 
-    rotations: LieGroup
+    rotations: RotationGroup
 
     @property
     def n(self) -> int:

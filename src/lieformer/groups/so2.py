@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 
 from .affine import homogeneous, split
-from .base import LieGroup, rotation_2d, uniform_angle
+from .base import rotation_2d, uniform_angle
 from .registry import register
-from .rigid import RigidMotions
+from .rigid import RigidMotions, RotationGroup
 
 _SMALL = 1e-2  # |θ| below which Taylor series replace the closed forms
 
@@ -77,8 +77,13 @@ def rotation_embedding(R: Tensor) -> tuple[Tensor, Tensor]:
     return R[..., 1, 0, None], 1 - R[..., 0, 0, None]
 
 
+def haar_so2_from_uniform(u: Tensor) -> Tensor:
+    """Haar rotations (..., 2, 2) from U[0, 1) numbers u (..., 1): θ = (2u − 1)π."""
+    return rotation_2d((2 * u[..., 0] - 1) * math.pi)
+
+
 @register
-class SO2(LieGroup):
+class SO2(RotationGroup):
     """Rotations R(θ) of the plane, 2×2; coefficient θ. sample: θ uniform (Haar).
     embed: (sin θ, 1 − cos θ). Default space: R² (rotations about 0; lieformer.spaces.SO2Space)."""
 
@@ -93,27 +98,12 @@ class SO2(LieGroup):
     def log(self, g: Tensor) -> Tensor:
         return angle_of(g).unsqueeze(-1)
 
-    def embed(self, g: Tensor) -> Tensor:
-        return torch.cat(rotation_embedding(g), -1)
-
-    def inv(self, g: Tensor) -> Tensor:
-        return g.transpose(-1, -2)
+    haar_from_uniform = staticmethod(haar_so2_from_uniform)
+    relative_angle = staticmethod(relative_angle)
+    embedding_parts = staticmethod(rotation_embedding)
 
     def sample(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return rotation_2d(uniform_angle(shape, generator, dtype, device))
-
-    @staticmethod
-    def haar_from_uniform(u: Tensor) -> Tensor:
-        """Haar rotations (..., 2, 2) from U[0, 1) numbers u (..., 1): θ = (2u − 1)π."""
-        return rotation_2d((2 * u[..., 0] - 1) * math.pi)
-
-    @staticmethod
-    def relative_angle(Ra: Tensor, Rb: Tensor) -> Tensor:
-        return relative_angle(Ra, Rb)
-
-    @staticmethod
-    def embedding_parts(R: Tensor) -> tuple[Tensor, Tensor]:
-        return rotation_embedding(R)
 
 
 @register

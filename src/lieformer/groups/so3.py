@@ -12,7 +12,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import LieGroup, randn
+from .base import randn
+from .rigid import RotationGroup
 from .registry import register
 
 _SMALL = 0.1  # angle below which Taylor series replace the closed forms
@@ -190,7 +191,7 @@ def rotation_between(e: Tensor, x_hat: Tensor) -> Tensor:
 
 
 @register
-class SO3(LieGroup):
+class SO3(RotationGroup):
     """Rotations of R³, 3×3; coefficients ω (rotation vector). sample: Haar. embed:
     rotation_embedding (3 + 6), continuous where the log jumps from ω to −ω (angle π). Default
     space: R³ (rotations about 0, orbits the spheres; lieformer.spaces.SO3Space)."""
@@ -206,26 +207,12 @@ class SO3(LieGroup):
     def log(self, g: Tensor) -> Tensor:
         return so3_log(g)
 
-    def embed(self, g: Tensor) -> Tensor:
-        return torch.cat(rotation_embedding(g), -1)
-
-    def inv(self, g: Tensor) -> Tensor:
-        return g.transpose(-1, -2)
+    haar_from_uniform = staticmethod(haar_so3_from_uniform)
+    relative_angle = staticmethod(relative_angle)
+    embedding_parts = staticmethod(rotation_embedding)
 
     def sample(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return haar_so3(shape, generator, dtype, device)
-
-    @staticmethod
-    def haar_from_uniform(u: Tensor) -> Tensor:
-        return haar_so3_from_uniform(u)
-
-    @staticmethod
-    def relative_angle(Ra: Tensor, Rb: Tensor) -> Tensor:
-        return relative_angle(Ra, Rb)
-
-    @staticmethod
-    def embedding_parts(R: Tensor) -> tuple[Tensor, Tensor]:
-        return rotation_embedding(R)
 
 
 __all__ = [
