@@ -14,6 +14,12 @@ Every combination of the four choices works (the original ran only the MLP-combi
   a learned per-head linear map when it is a vector; "mlp" a per-head MLP on their concatenation.
 - normalisation: "softmax" over valid neighbours; "dot-product" divide by their number; "none".
 Only the (query, neighbour) pairs of the neighbourhood are ever formed.
+
+Under softmax a term added to all of a query's logits cancels: the last biases of the location
+MLP, of the MLP combination and of the location-to-scalar map get no gradient, and with content
+"linear-concat"/"linear-concat-linear" and combination "sum" the query-side content term cancels
+too, so those variants' weights do not depend on the query's own features (a property of the
+variants, as in the original, not of this implementation).
 """
 
 from __future__ import annotations
