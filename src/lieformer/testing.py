@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from .groups.base import LieGroup
 from .spaces import HomogeneousSpace, make_space
+from .spaces.base import first_flagged
 
 #: relative tolerances per dtype (DESIGN §6)
 RTOL = {torch.float32: 1e-5, torch.float64: 1e-10}
@@ -48,9 +49,8 @@ def transformed_inputs(group: GroupOrSpace, g: Tensor, coords: Tensor, mask: Ten
     safe = torch.where(mask.unsqueeze(-1), coords, torch.zeros_like(coords))
     hg = space.compensating_stabilizer(g, safe)
     atol = 100 * torch.finfo(coords.dtype).eps * (1 + safe.abs().amax())
-    outside = ~space.stabilizer_contains(hg, safe, float(atol)) & mask
-    if outside.any():
-        b, n = outside.nonzero()[0].tolist()
+    if (first := first_flagged(~space.stabilizer_contains(hg, safe, float(atol)) & mask)) is not None:
+        b, n = first
         raise AssertionError(
             f"{space!r}: the compensating element h_g(x) = s(g·x)⁻¹·g·s(x) of point {n} of set {b} is not in the "
             f"stabilizer the lift draws from (it does not fix the orbit representative, or is off the lift's grid): "

@@ -276,9 +276,8 @@ class HomogeneousSpace(ABC):
         if values.is_floating_point():
             _refuse_first(~torch.isfinite(values).all(-1) & mask, f"{name}: values contain NaN or inf at valid point")
         coords = torch.where(mask.unsqueeze(-1), coords, torch.zeros((), dtype=coords.dtype, device=coords.device))
-        outside = self.outside_domain(coords) & mask
-        if outside.any():
-            b, n = outside.nonzero()[0].tolist()
+        if (first := first_flagged(self.outside_domain(coords) & mask)) is not None:
+            b, n = first
             raise ValueError(f"{name} acts on {self.domain_description}: valid point (batch {b}, point {n}) = "
                              f"{coords[b, n].tolist()} lies outside it")
         return coords, mask
@@ -368,11 +367,16 @@ class HomogeneousSpace(ABC):
         return self.alpha * a.norm(dim=-1) + (1 - self.alpha) * orbit_distance(qa, qb)
 
 
+def first_flagged(bad: Tensor) -> tuple[int, int] | None:
+    """(b, n) of the first True entry of bad (B, N), or None: what error messages name."""
+    found = bad.nonzero()
+    return tuple(found[0].tolist()) if len(found) else None
+
+
 def _refuse_first(bad: Tensor, message: str) -> None:
     """ValueError "<message> (batch b, point n)" naming the first True entry of bad (B, N)."""
-    if bad.any():
-        b, n = bad.nonzero()[0].tolist()
-        raise ValueError(f"{message} (batch {b}, point {n})")
+    if (first := first_flagged(bad)) is not None:
+        raise ValueError(f"{message} (batch {first[0]}, point {first[1]})")
 
 
 def orbit_distance(qa: Tensor, qb: Tensor) -> Tensor:

@@ -15,6 +15,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .base import first_flagged
+
 GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # 2.39996…: k·γ mod 2π stays > 0.04 from π for k < 20
 
 #: frame vectors shorter than FRAME_BLEND × the set's RMS radius blend in the secondary vector
@@ -69,8 +71,8 @@ def check_frames(space, frame: Tensor, scale: Tensor, mask: Tensor) -> None:
     equivariant frame exists. Sets whose points all coincide (scale 0) are accepted: every
     relative element is then independent of the common frame."""
     bad = mask & (scale[..., 0] > 0) & (frame.norm(dim=-1) < FRAME_TOLERANCE * scale[..., 0])
-    if bad.any():
-        b, n = bad.nonzero()[0].tolist()
+    if (first := first_flagged(bad)) is not None:
+        b, n = first
         raise ValueError(
             f"{space!r} lift_frame='centroid': point {n} of set {b} has no stable equivariant frame (its frame "
             f"vector is {float(frame[b, n].norm() / scale[b, 0, 0]):.1e} × the set's RMS radius, below "

@@ -14,7 +14,7 @@ from ..groups.base import rotation_2d
 from ..groups.so2 import relative_angle as relative_angle_2d
 from ..groups.so3 import haar_so3_from_uniform, rotation_about_z, rotation_between
 from ..groups.so3 import relative_angle as relative_angle_3d
-from .base import HomogeneousSpace
+from .base import HomogeneousSpace, first_flagged
 from .frames import blend_frame, check_frames, frame_vectors, golden_spread, planar_angle, plane_frame_angles
 
 
@@ -111,9 +111,8 @@ class SO3Space(HomogeneousSpace):
         The lifted element s(x_n)R_z(φ_n) = [f̂, x̂ × f̂, x̂] does not depend on the section's
         choice. Refuses points at the origin (no frame of all of SO(3) is built) and points
         without a stable frame (spaces.frames.check_frames)."""
-        origin = at_origin(coords) & mask
-        if origin.any():
-            b, n = origin.nonzero()[0].tolist()
+        if (first := first_flagged(at_origin(coords) & mask)) is not None:
+            b, n = first
             raise ValueError(f"{self!r} lift_frame='centroid': point {n} of set {b} is at the origin, where the "
                              "stabilizer is all of SO(3); use lift_frame='random' for such inputs")
         fv = frame_vectors(coords, mask)
