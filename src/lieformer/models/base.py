@@ -81,7 +81,7 @@ class LiftingModel(nn.Module):
         if stabilizer is None and self.lift_frame == "centroid":
             stabilizer = space.frame_stabilizer(coords, mask, S)
         draws = 1 if (self.training or stabilizer is not None) else self.eval_lift_draws
-        outs = [self.forward_lifted(space.lift(coords, values, mask, S, generator, stabilizer), generator)
+        outs = [self.forward_lifted(space.lift_validated(coords, values, mask, S, generator, stabilizer), generator)
                 for _ in range(draws)]
         return outs[0] if draws == 1 else torch.stack(outs).mean(0)
 

@@ -299,6 +299,12 @@ class HomogeneousSpace(ABC):
         """
         n_samples = self.fixed_lift_samples or n_samples
         coords, mask = self.validate(coords, values, mask, n_samples)
+        return self.lift_validated(coords, values, mask, n_samples, generator, stabilizer)
+
+    def lift_validated(self, coords: Tensor, values: Tensor, mask: Tensor, n_samples: int,
+                       generator: torch.Generator | None = None, stabilizer: Tensor | None = None) -> Lifted:
+        """lift() of a batch that validate() has checked already (coords with padding zeroed, a
+        bool mask): models validate once and lift once per draw, not validating each time."""
         B, N, _ = coords.shape
         S, rep = n_samples, self.group.rep_dim
         if stabilizer is None:
