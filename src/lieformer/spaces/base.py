@@ -69,8 +69,10 @@ def check_lifted(lifted: Lifted, space: "HomogeneousSpace", where: str) -> None:
         raise ValueError(f"{where} is built for {space!r}, but these points were lifted by {lifted.space!r}")
 
 
-#: pair-feature kinds: "log" (log(u_i⁻¹u_j), the papers) or "continuous" (embed(u_i⁻¹u_j))
-PAIR_FEATURES = ("log", "continuous")
+#: pair-feature kinds: "log" (log(u_i⁻¹u_j), the papers), "continuous" (embed(u_i⁻¹u_j)) or
+#: "invariants" (a complete set of invariants of the pair of points x_i, x_j, where the space has
+#: one: pair_invariants; independent of the stabilizer draws, so exact with no compensation)
+PAIR_FEATURES = ("log", "continuous", "invariants")
 
 
 def check_features(features: str) -> str:
@@ -104,6 +106,8 @@ class HomogeneousSpace(ABC):
     stabilizer_uniforms: int = 0
     #: how points outside the space (outside_domain) are described in the error message
     domain_description: str = ""
+    #: width of pair_invariants (pair_features="invariants"); None: the space has none
+    invariant_dim: int | None = None
 
     def __init__(self, group: LieGroup):
         if not isinstance(group, LieGroup):
@@ -155,8 +159,16 @@ class HomogeneousSpace(ABC):
 
     def pair_dim_of(self, features: str = "log") -> int:
         """Width of pair_features(..., features=features)."""
-        extra = self.group.embed_dim - self.group.lie_dim if check_features(features) == "continuous" else 0
+        if check_features(features) == "invariants":
+            return self._invariant_dim()
+        extra = self.group.embed_dim - self.group.lie_dim if features == "continuous" else 0
         return self.pair_dim + extra
+
+    def _invariant_dim(self) -> int:
+        if self.invariant_dim is None:
+            raise ValueError(f"pair_features='invariants': {self!r} declares no complete set of pair invariants; "
+                             f"use 'log' or 'continuous'")
+        return self.invariant_dim
 
     # ------------------------------------------------------------------ the action and the orbits
     def act(self, g: Tensor, coords: Tensor) -> Tensor:
@@ -200,6 +212,10 @@ class HomogeneousSpace(ABC):
         axes[list(self.translation_axes)] = 1
         mean = (coords.double() * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
         return torch.where(mask.unsqueeze(-1), coords - (mean * axes).to(coords.dtype), coords)
+
+    def why_outside(self, point: Tensor) -> str:
+        """What is wrong with a point outside the domain (d,), appended to the error: "" by default."""
+        return ""
 
     # ------------------------------------------------------------------ stabilizers
     def stabilizer_from_uniform(self, u: Tensor, coords: Tensor | None) -> Tensor:
@@ -279,7 +295,7 @@ class HomogeneousSpace(ABC):
         if (first := first_flagged(self.outside_domain(coords) & mask)) is not None:
             b, n = first
             raise ValueError(f"{name} acts on {self.domain_description}: valid point (batch {b}, point {n}) = "
-                             f"{coords[b, n].tolist()} lies outside it")
+                             f"{coords[b, n].tolist()} lies outside it{self.why_outside(coords[b, n])}")
         return coords, mask
 
     def lift(
@@ -336,19 +352,36 @@ class HomogeneousSpace(ABC):
                       features: str = "log") -> Tensor:
         """ψ(u_i⁻¹u_j) ⊕ q_i ⊕ q_j for queries i and neighbours j = idx[b, i, k], ψ = log (the
         papers; it jumps where u_i⁻¹u_j is a rotation by π) or, features="continuous", the
-        group's embed.
+        group's embed. features="invariants": pair_invariants(x_i, x_j) of the points x = u·o_q
+        instead (no orbit ids appended: the set is complete), the same for every lift draw.
 
         idx (B, M, K) indexes lifted's L points; query_idx (B, M) picks the queries (default:
         the first M points, i.e. every point when M = L). Returns (B, M, K, pair_dim_of(features)).
         Only the B·M·K requested pairs are formed, never all L² of them.
         """
+        if check_features(features) == "invariants":
+            return self.invariant_features(lifted, idx, query_idx)
         ui, qi = self._queries(lifted, idx, query_idx)
         uj = gather_points(lifted.elements, idx)
         qj = gather_points(lifted.orbits, idx)
         rel = self.group.relative(ui.unsqueeze(2), uj)
-        a = self.group.embed(rel) if check_features(features) == "continuous" else self.group.log(rel)
+        a = self.group.embed(rel) if features == "continuous" else self.group.log(rel)
         qi = qi.unsqueeze(2).expand_as(qj)
         return torch.cat([a, qi, qj], dim=-1)
+
+    def invariant_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None) -> Tensor:
+        """pair_invariants(x_i, x_j) (B, M, K, invariant_dim) of the points x = u·o_q of queries i
+        and neighbours j = idx[b, i, k] (pair_features(..., features="invariants"))."""
+        self._invariant_dim()
+        ui, qi = self._queries(lifted, idx, query_idx)
+        xi = self.act(ui, self.origin(qi))  # (B, M, d)
+        xj = self.act(gather_points(lifted.elements, idx), self.origin(gather_points(lifted.orbits, idx)))
+        return self.pair_invariants(xi.unsqueeze(2).expand_as(xj), xj)
+
+    def pair_invariants(self, xi: Tensor, xj: Tensor) -> Tensor:
+        """A complete set of invariants of point pairs (..., d), (..., d) → (..., invariant_dim):
+        equal for (g·x_i, g·x_j) and (x_i, x_j), different for pairs in different orbits."""
+        raise NotImplementedError(f"{self!r} declares no pair invariants")
 
     @staticmethod
     def _queries(lifted: Lifted, idx: Tensor, query_idx: Tensor | None):
@@ -371,6 +404,14 @@ class HomogeneousSpace(ABC):
         """
         a = self.group.log(self.group.relative(ua.unsqueeze(2), ub.unsqueeze(1)))
         return self.alpha * a.norm(dim=-1) + (1 - self.alpha) * orbit_distance(qa, qb)
+
+
+def safe_norm(v: Tensor) -> Tensor:
+    """‖v‖ (..., 1) over the last axis; sqrt sees only positive inputs, so v = 0 gives 0 with a
+    zero gradient (coincident points never give NaN gradients)."""
+    n2 = (v * v).sum(-1, keepdim=True)
+    pos = n2 > 0
+    return torch.where(pos, torch.where(pos, n2, torch.ones_like(n2)).sqrt(), torch.zeros_like(n2))
 
 
 def first_flagged(bad: Tensor) -> tuple[int, int] | None:

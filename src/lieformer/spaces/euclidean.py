@@ -15,7 +15,7 @@ from torch import Tensor
 from ..groups.affine import affine_act, split, translation
 from ..groups.base import LieGroup, euclidean_distance, rotation_2d
 from ..groups.so2 import SO2
-from .base import HomogeneousSpace, Lifted, check_features, gather_points
+from .base import HomogeneousSpace, Lifted, check_features, gather_points, safe_norm
 from .frames import golden_spread, plane_frame_angles
 
 
@@ -71,11 +71,20 @@ class EuclideanSpace(HomogeneousSpace):
             return super().frame_stabilizer(coords, mask, n_samples)
         return self.group.rotation_elements(rotation_2d(golden_spread(plane_frame_angles(coords, mask, self), n_samples)))
 
+    @property
+    def invariant_dim(self) -> int:
+        return self.space_dim if self.trivial_stabilizer else 1
+
+    def pair_invariants(self, xi: Tensor, xj: Tensor) -> Tensor:
+        """x_j − x_i for translations alone; ‖x_j − x_i‖ under rigid motions (complete for pairs)."""
+        diff = xj - xi
+        return diff if self.trivial_stabilizer else safe_norm(diff)
+
     def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
                       features: str = "log") -> Tensor:
-        if not self.trivial_stabilizer:
+        if not self.trivial_stabilizer or check_features(features) == "invariants":
             return super().pair_features(lifted, idx, query_idx, features)
-        check_features(features)  # translations: log = embed = x_j − x_i, continuous everywhere
+        # translations: log = embed = x_j − x_i, continuous everywhere
         ui, _ = self._queries(lifted, idx, query_idx)
         return split(gather_points(lifted.elements, idx))[1] - split(ui)[1].unsqueeze(2)
 
@@ -112,8 +121,7 @@ class CanonicalLiftSpace(EuclideanSpace):
         return 3
 
     def pair_dim_of(self, features: str = "log") -> int:
-        check_features(features)
-        return 3
+        return 1 if check_features(features) == "invariants" else 3
 
     def sample_stabilizer(self, shape=(), generator=None, dtype=None, device=None) -> Tensor:
         return self.group.grid_rotations(torch.randint(0, self.group.L, shape, generator=generator, device=device), dtype)
@@ -137,7 +145,8 @@ class CanonicalLiftSpace(EuclideanSpace):
 
     def pair_features(self, lifted: Lifted, idx: Tensor, query_idx: Tensor | None = None,
                       features: str = "log") -> Tensor:
-        check_features(features)
+        if check_features(features) == "invariants":
+            return super().pair_features(lifted, idx, query_idx, features)
         ui, _ = self._queries(lifted, idx, query_idx)
         uj = gather_points(lifted.elements, idx)
         Ri, ti = split(ui.unsqueeze(2))

@@ -63,6 +63,13 @@ class SO2Space(HomogeneousSpace):
         phi = plane_frame_angles(coords, mask, self) if origin.any() else torch.zeros_like(coords[..., 0])
         return rotation_2d(golden_spread(phi, n_samples) * origin.unsqueeze(-1))
 
+    invariant_dim = 4
+
+    def pair_invariants(self, xi: Tensor, xj: Tensor) -> Tensor:
+        """(‖x_i‖, ‖x_j‖, x_i·x_j, x_i ∧ x_j): complete for pairs under rotations of the plane."""
+        cross = xi[..., :1] * xj[..., 1:] - xi[..., 1:] * xj[..., :1]
+        return torch.cat([radius(xi), radius(xj), (xi * xj).sum(-1, keepdim=True), cross], -1)
+
     def distance(self, ua, qa, ub, qb) -> Tensor:
         ra, rb = qa[..., 0].unsqueeze(-1), qb[..., 0].unsqueeze(-2)
         return self.alpha * relative_angle_2d(ua, ub) + (1 - self.alpha) * (ra - rb).abs() / (ra + rb + 1e-3)
@@ -127,6 +134,12 @@ class SO3Space(HomogeneousSpace):
         check_frames(self, f, fv.scale, mask)
         local = (self.section(coords).transpose(-1, -2) @ f.unsqueeze(-1)).squeeze(-1)
         return rotation_about_z(golden_spread(planar_angle(local), n_samples))
+
+    invariant_dim = 3
+
+    def pair_invariants(self, xi: Tensor, xj: Tensor) -> Tensor:
+        """(‖x_i‖, ‖x_j‖, x_i·x_j): complete for pairs under rotations of space."""
+        return torch.cat([radius(xi), radius(xj), (xi * xj).sum(-1, keepdim=True)], -1)
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         angle = relative_angle_3d(ua, ub)
