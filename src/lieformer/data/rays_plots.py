@@ -1,0 +1,85 @@
+"""The ray-shape experiment's plots: scenes of camera rays in 3-D, titled with the true and the
+predicted shape. `RayPlots` draws them after testing; the configs in configs/rays declare it:
+
+    trainer:
+      callbacks:
+        - class_path: lieformer.data.rays_plots.RayPlots
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from ..tasks.plots import plt, save_figure
+from .rays import SHAPES, RayShapesData
+
+#: length drawn for rays that miss the object
+MISS_LENGTH = 5.0
+
+
+def plot_ray_sets(rays, values, origins, labels, preds, path, columns: int = 4, title: str = "") -> Path:
+    """A grid of 3-D ray sets: rays (n, N, 6) Plücker (d, m), values (n, N, 2) (hit, depth),
+    origins (n, N, 3) camera centres; each ray drawn from its camera, to its hit point (coloured
+    by depth, dot at the surface) or MISS_LENGTH along d (grey). Titles: true / predicted shape
+    (labels, preds (n,) indices into SHAPES; preds None: true only), green when right."""
+    n = len(rays)
+    rows = (n + columns - 1) // columns
+    fig = plt.figure(figsize=(3.4 * columns, 3.4 * rows))
+    cmap = plt.get_cmap("viridis")
+    for i in range(n):
+        ax = fig.add_subplot(rows, columns, i + 1, projection="3d")
+        d, hit, depth, c = np.asarray(rays[i][:, :3]), np.asarray(values[i][:, 0]) > 0, np.asarray(values[i][:, 1]), np.asarray(origins[i])
+        end = c + np.where(hit, depth, MISS_LENGTH)[:, None] * d
+        lo, hi = depth[hit].min() if hit.any() else 0, depth[hit].max() if hit.any() else 1
+        for k in range(len(d)):
+            colour = cmap((depth[k] - lo) / max(hi - lo, 1e-6)) if hit[k] else (0.6, 0.6, 0.6, 0.5)
+            ax.plot(*zip(c[k], end[k]), color=colour, lw=0.6)
+        if hit.any():
+            ax.scatter(*end[hit].T, s=5, c=depth[hit], cmap=cmap)
+        true = SHAPES[int(labels[i])]
+        if preds is None:
+            ax.set_title(true, fontsize=9)
+        else:
+            guess = SHAPES[int(preds[i])]
+            ax.set_title(f"true {true}\npred {guess}", fontsize=9, color="tab:green" if guess == true else "tab:red")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_zticks([])
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+class RayPlots(Callback):
+    """After testing, for each test variant of the RayShapesData, the first `n` scenes with true
+    and predicted shapes: <trainer.default_root_dir>/rays_<variant>.png."""
+
+    def __init__(self, n: int = 8):
+        self.n = n
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if not isinstance(trainer.datamodule, RayShapesData):
+            raise ValueError(f"trainer.callbacks: RayPlots draws RayShapesData test sets, and this run's data is "
+                             f"{type(trainer.datamodule).__name__}: remove the callback from the config")
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        if trainer.global_rank != 0:
+            return
+        dm = trainer.datamodule
+        for name, ds in zip(dm.eval_names, dm.test_sets):
+            rays, values, mask, origins, labels = (t[: self.n] for t in (ds.rays, ds.values, ds.mask, ds.origins, ds.labels))
+            was_training = pl_module.training
+            pl_module.eval()
+            with torch.no_grad():
+                device = pl_module.device
+                pred = pl_module(rays.to(device), values.to(device), mask.to(device)).argmax(-1)[:, 0].cpu()
+            pl_module.train(was_training)
+            net = getattr(pl_module, "net", pl_module)
+            space = getattr(net, "space", None)
+            label = type(net).__name__ + (f" ({space!r})" if space is not None else "")
+            plot_ray_sets(rays.numpy(), values.numpy(), origins.numpy(), labels[:, 0].numpy(), pred.numpy(),
+                          Path(trainer.default_root_dir) / f"rays_{name}.png", title=f"{label} on the {name} test set")
