@@ -301,3 +301,21 @@ def test_ray_data_hits_match_an_analytic_sphere_and_moved_scenes_move_rigidly():
     a, b = torch.from_numpy(data["rays"]).double(), torch.from_numpy(moved["rays"]).double()
     ia, ib = sp.pair_invariants(a[:, :1], a[:, 1:]), sp.pair_invariants(b[:, :1], b[:, 1:])
     assert (ia[..., :3] - ib[..., :3]).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("spec", ["T(3)", "SE2", "SE3", "SO2", "SO3", "SE2Canonical(4)"])
+def test_invariant_features_on_other_spaces(spec):
+    """pair_features="invariants" is an option of any space that declares pair invariants:
+    invariant under the group, and models on it pass assert_equivariant."""
+    sp = make_space(spec)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 30, sp.space_dim, generator=gen, dtype=F64)
+    g = sp.group.sample((1,), generator=gen, dtype=F64)
+    y = sp.act(g, x)
+    inv = sp.pair_invariants(x[:, :, None].expand(-1, -1, 30, -1), x[:, None].expand(-1, 30, -1, -1))
+    moved = sp.pair_invariants(y[:, :, None].expand(-1, -1, 30, -1), y[:, None].expand(-1, 30, -1, -1))
+    torch.testing.assert_close(moved, inv, atol=1e-10, rtol=0)
+    assert inv.shape[-1] == sp.pair_dim_of("invariants")
+    torch.manual_seed(0)
+    net = LieTransformer(2, 2, sp, pair_features="invariants", dim=16, num_layers=1, nbhd=6).double()
+    assert_equivariant(net, sp, (x[:, :12], torch.randn(1, 12, 2, dtype=F64), torch.ones(1, 12, dtype=torch.bool)))
