@@ -283,7 +283,8 @@ def test_ray_data_hits_match_an_analytic_sphere_and_moved_scenes_move_rigidly():
     # reference: |c + s d|² = r² with r the scene's scale — recovered from a hit, checked on all rays
     for i in np.flatnonzero(sphere):
         c, dd = data["origins"][i].astype(np.float64), d[i]
-        hit, depth = data["values"][i, :, 0] > 0, data["values"][i, :, 1]
+        hit, depth = data["values"][i, :, 0] > 0, data["depth"][i]
+        np.testing.assert_allclose(data["values"][i, :, 1], np.where(hit, depth - depth[hit].mean(), 0), atol=1e-5)
         r = np.linalg.norm(c[hit][0] + depth[hit][0] * dd[hit][0])
         b = (c * dd).sum(-1)
         disc = b**2 - ((c * c).sum(-1) - r**2)

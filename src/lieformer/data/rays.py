@@ -7,14 +7,17 @@ each camera at distance U(3, 4) from the origin in a direction drawn uniformly f
 z ≥ 0.3 (seen from above), looking at a point N(0, 0.1²·I) near the origin with a uniform roll;
 `rays_per_camera` pixels drawn uniformly in the square image plane [−0.4, 0.4]² at focal length 1.
 Each ray: d the unit viewing direction, m = c × d (c the camera centre), values (hit ∈ {0, 1},
-depth = distance from c to the first surface point along d, 0 for a miss). Intersections by
+depth − the scene's mean hit depth, 0 for a miss), depth the distance from c to the first surface
+point along d. Intersections by
 sphere tracing the shapes' signed distance functions (converged to 1e-5; a ray that does not
 reach the surface within 512 steps or beyond 8 units is a miss).
 
 Test variants (`VARIANTS`): "original" as generated; "moved" every scene (object and cameras
 together) moved by one rigid motion: a Haar rotation about the origin, then a translation
 N(0, 2²·I). Hits and depths do not change; Plücker coordinates move by (d, m) ↦ (R d, R m + t × R d).
-Splits are cached (lieformer.data.cache, kind "rays"); plots: lieformer.data.rays_plots.
+Rays and camera centres are kept in float64, so that a moved scene is the original moved to ~1e-16
+(models cast them to their own dtype); values in float32. Splits are cached (lieformer.data.cache,
+kind "rays"); plots: lieformer.data.rays_plots.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from .cache import cache_key, cached_arrays
 
 SHAPES = ("sphere", "cube", "torus", "cylinder", "octahedron")
 VARIANTS = ("original", "moved")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: bump when generate() returns something else for the same RayConfig
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 
 def signed_distance(shape: str, x: np.ndarray) -> np.ndarray:
@@ -110,8 +114,9 @@ class RayConfig:
 
 
 def generate(cfg: RayConfig) -> dict[str, np.ndarray]:
-    """rays (n, N, 6) float32 Plücker (d, m), values (n, N, 2) float32 (hit, depth), origins (n, N, 3)
-    float32 (each ray's camera centre: for plots only, no model sees it), labels (n,) int64 (index
+    """rays (n, N, 6) float64 Plücker (d, m), values (n, N, 2) float32 (hit, depth − the scene's mean
+    hit depth; both 0 for a miss), depth (n, N) float32 (0 for a miss), origins (n, N, 3)
+    float64 (each ray's camera centre: for plots only, no model sees it), labels (n,) int64 (index
     into SHAPES); N = cameras × rays_per_camera, in random order."""
     rng = np.random.default_rng(cfg.seed)
     n, C, P = cfg.n, cfg.cameras, cfg.rays_per_camera
@@ -132,8 +137,11 @@ def generate(cfg: RayConfig) -> dict[str, np.ndarray]:
     take = lambda a: np.take_along_axis(a, order[..., None] if a.ndim == 3 else order, 1)  # noqa: E731
     d, origins, hit, depth = take(d), take(origins), take(hit), take(depth)
     rays = np.concatenate([d, np.cross(origins, d)], -1)
-    return {"rays": rays.astype(np.float32), "values": np.stack([hit, depth], -1).astype(np.float32),
-            "origins": origins.astype(np.float32), "labels": labels.astype(np.int64)}
+    # depth relative to the scene's mean hit depth: the camera distance is a nuisance shared by all rays
+    mean_depth = (depth * hit).sum(-1, keepdims=True) / np.maximum(hit.sum(-1, keepdims=True), 1)
+    relative = np.where(hit, depth - mean_depth, 0.0)
+    return {"rays": rays, "values": np.stack([hit, relative], -1).astype(np.float32),
+            "depth": depth.astype(np.float32), "origins": origins, "labels": labels.astype(np.int64)}
 
 
 def load_or_generate(cfg: RayConfig, cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -166,16 +174,18 @@ def transform_split(data: dict[str, np.ndarray], variant: str, seed: int) -> dic
     n = len(data["rays"])
     R, t = haar_rotations(rng, n), rng.normal(0, 2.0, (n, 3))
     origins = np.einsum("nij,nkj->nki", R, data["origins"].astype(np.float64)) + t[:, None]
-    return {**data, "rays": move_rays(data["rays"], R, t).astype(np.float32), "origins": origins.astype(np.float32)}
+    return {**data, "rays": move_rays(data["rays"], R, t), "origins": origins}
 
 
 class RaySetDataset(Dataset):
-    """(rays (N, 6), values (N, 2), mask (N,), label (1,)) items of a split."""
+    """(rays (N, 6), values (N, 2), mask (N,), label (1,)) items of a split, rays and values in
+    `dtype` (origins and depth kept for plots)."""
 
-    def __init__(self, data: dict[str, np.ndarray]):
-        self.rays = torch.from_numpy(data["rays"])
-        self.values = torch.from_numpy(data["values"])
+    def __init__(self, data: dict[str, np.ndarray], dtype: torch.dtype = torch.float32):
+        self.rays = torch.from_numpy(data["rays"]).to(dtype)
+        self.values = torch.from_numpy(data["values"]).to(dtype)
         self.origins = torch.from_numpy(data["origins"])
+        self.depth = torch.from_numpy(data["depth"])
         self.labels = torch.from_numpy(data["labels"]).unsqueeze(-1)
         self.mask = torch.ones(self.rays.shape[:2], dtype=torch.bool)
 
@@ -197,12 +207,17 @@ class RayShapesData(L.LightningDataModule):
     """Ray-shape splits for Lightning (PointSetClassifier with labels=1, classes=len(SHAPES)):
     training on the training pose distribution, validation and test on `variants` (default
     original and moved; one dataloader each, their names the metrics' names). cache_dir: where
-    generated splits are cached (None: $LIEFORMER_CACHE, else ~/.cache/lieformer)."""
+    generated splits are cached (None: $LIEFORMER_CACHE, else ~/.cache/lieformer). dtype: of the
+    rays and values the loaders give ("float64" with trainer.precision 64-true evaluates a moved
+    scene as the exact motion of the original, to ~1e-16)."""
 
     def __init__(self, n_train: int = 4000, n_val: int = 500, n_test: int = 1000, seed: int = 0,
                  cameras: int = 2, rays_per_camera: int = 32, batch_size: int = 32,
-                 variants: tuple[str, ...] = VARIANTS, cache_dir: str | None = None, num_workers: int = 0):
+                 variants: tuple[str, ...] = VARIANTS, cache_dir: str | None = None, num_workers: int = 0,
+                 dtype: str = "float32"):
         super().__init__()
+        if dtype not in DTYPES:
+            raise ValueError(f"data.dtype: {dtype!r}; choose one of {tuple(DTYPES)}")
         unknown = [v for v in variants if v not in VARIANTS]
         if unknown:
             raise ValueError(f"data.variants: unknown test variant {unknown[0]!r}; choose from {VARIANTS}")
@@ -227,9 +242,10 @@ class RayShapesData(L.LightningDataModule):
             return
         hp = self.hparams
         splits = self._splits()
-        self.train_set = RaySetDataset(splits["train"])
-        self.val_sets = [RaySetDataset(transform_split(splits["val"], v, hp.seed + 101)) for v in hp.variants]
-        self.test_sets = [RaySetDataset(transform_split(splits["test"], v, hp.seed + 202)) for v in hp.variants]
+        dtype = DTYPES[hp.dtype]
+        self.train_set = RaySetDataset(splits["train"], dtype)
+        self.val_sets = [RaySetDataset(transform_split(splits["val"], v, hp.seed + 101), dtype) for v in hp.variants]
+        self.test_sets = [RaySetDataset(transform_split(splits["test"], v, hp.seed + 202), dtype) for v in hp.variants]
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers)

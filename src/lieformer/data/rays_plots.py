@@ -71,7 +71,8 @@ class RayPlots(Callback):
             return
         dm = trainer.datamodule
         for name, ds in zip(dm.eval_names, dm.test_sets):
-            rays, values, mask, origins, labels = (t[: self.n] for t in (ds.rays, ds.values, ds.mask, ds.origins, ds.labels))
+            rays, values, mask, origins, labels, depth = (t[: self.n] for t in (ds.rays, ds.values, ds.mask, ds.origins,
+                                                                                 ds.labels, ds.depth))
             was_training = pl_module.training
             pl_module.eval()
             with torch.no_grad():
@@ -81,5 +82,6 @@ class RayPlots(Callback):
             net = getattr(pl_module, "net", pl_module)
             space = getattr(net, "space", None)
             label = type(net).__name__ + (f" ({space!r})" if space is not None else "")
-            plot_ray_sets(rays.numpy(), values.numpy(), origins.numpy(), labels[:, 0].numpy(), pred.numpy(),
+            hit_depth = torch.stack([values[..., 0], depth], -1)
+            plot_ray_sets(rays.numpy(), hit_depth.numpy(), origins.numpy(), labels[:, 0].numpy(), pred.numpy(),
                           Path(trainer.default_root_dir) / f"rays_{name}.png", title=f"{label} on the {name} test set")
