@@ -33,7 +33,9 @@ class LiftingModel(nn.Module):
 
     pair_features: "log" (log(u_i⁻¹u_j), the papers) or "continuous" (group.embed: no jump where
     u_i⁻¹u_j is a rotation by π, which symmetric inputs hit exactly and rounding then sends to
-    either side). Default: "continuous" with centroid frames, "log" otherwise."""
+    either side), or "invariants" (the space's complete set of pair invariants, e.g. angle,
+    reciprocal product and distance of two rays: independent of the lift draws; spaces that
+    declare none refuse it). Default: "continuous" with centroid frames, "log" otherwise."""
 
     def __init__(self, in_channels: int, out_channels: int, group: "LieGroup | HomogeneousSpace | str",
                  lift_samples: int = 1, eval_lift_draws: int = 1, lift_frame: str = "random",

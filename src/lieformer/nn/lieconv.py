@@ -102,7 +102,8 @@ class LieConv(nn.Module):
     layer's output): its FPS is then its prefix (farthest_point_prefix), with no distances.
     checkpoint=True recomputes the per-pair work (kernel MLP, gather, contraction) in the
     backward pass instead of storing it: training memory O(M·c) instead of O(M·K·hidden).
-    pair_features: "log" (the paper) or "continuous" (group.embed, no jump at rotations by π).
+    pair_features: "log" (the paper), "continuous" (group.embed, no jump at rotations by π) or
+    "invariants" (the space's complete pair invariants, independent of the lift draws).
     """
 
     def __init__(
