@@ -81,9 +81,11 @@ class RaySpace(HomogeneousSpace):
       restricted sense.
 
     pair_features="invariants" (line_invariants: angle, reciprocal product, distance) and the
-    distance below use the rays alone, never the draws, so models built on them are exactly
-    SE(3)-invariant with random lifts, with no compensation. distance: α·θ + (1−α)·δ (angle
-    between directions, distance between the lines; ignores the stabilizer draw).
+    distance below use the rays alone, never the draws, so models built on them are SE(3)-
+    invariant with random lifts and no compensation: model(g·x) = model(x) for the same generator
+    seed; with k-nearest neighbourhoods (the LieTransformer, LieResNet knn=True) for any seed, as
+    nothing random is left (LieConv's balls pick a random subset of their points). distance:
+    α·θ + (1−α)·δ (angle between directions, distance between the lines; ignores the draws).
     """
 
     space_dim, q_dim = 6, 0
