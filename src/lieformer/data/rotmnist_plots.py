@@ -91,7 +91,7 @@ def read_step_metrics(csv_path) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
-def plot_training_curves(runs: dict[str, str | Path], path, smooth: int = 10) -> Path:
+def plot_training_curves(runs: dict[str, str | Path], path, smooth: int = 3) -> Path:
     """Two panels for the runs (name → metrics.csv): training loss against the step (running mean
     over `smooth` logged values) and validation error (%) per test variant against the step."""
     fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8))
