@@ -21,7 +21,7 @@ def test_configs_exist():
         assert {f"{model}_cpu", f"{model}_paper"} <= names, model
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: Path(c).stem)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{Path(c).parent.name}/{Path(c).stem}")
 def test_config_builds_and_cpu_configs_run(config, tmp_path):
     cpu = "_cpu" in Path(config).stem
     rotmnist = "rotmnist" in Path(config).parts
