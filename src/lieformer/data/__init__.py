@@ -4,6 +4,7 @@ configs declare); all cache through lieformer.data.cache."""
 
 from .constellation import ConstellationConfig, ConstellationData, PointSetDataset, generate, make_splits, transform_split
 from .rays import RayShapesData  # the ray-shape experiment
+from .rotmnist import RotMNISTData
 
 __all__ = ["ConstellationConfig", "ConstellationData", "PointSetDataset", "generate", "make_splits", "transform_split",
-           "RayShapesData"]
+           "RayShapesData", "RotMNISTData"]
