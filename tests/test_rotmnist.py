@@ -22,7 +22,7 @@ from lieformer.data import mnist as mnist_module
 from lieformer.data.mnist import FILES, MnistChecksumError, fetch_mnist, read_idx
 from lieformer.data.rotmnist import (
     N_TEST, N_TRAIN, N_VAL, PointCloudCollate, RotMNISTData, grid_points, image_to_points, load_rotmnist,
-    rotate_images, transform_split,
+    rot90_order, rotate_images, transform_split,
 )
 from lieformer.models import LieResNet
 from lieformer.spaces import make_space
@@ -285,19 +285,11 @@ def test_point_cloud_has_648_pixels_with_their_intensities(rotmnist):
         np.testing.assert_array_equal(values[b, :, 0].numpy() * 255, images[b][idx[:, 0], idx[:, 1]].numpy())
 
 
-def rot90_alignment(coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R, perm): R the 90° rotation [[0, −1], [1, 0]] and perm with grid[perm] = grid @ Rᵀ."""
-    R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=coords.dtype)
-    d = torch.cdist(coords @ R.T, coords, compute_mode="donot_use_mm_for_euclid_dist")
-    assert d.min(1).values.max() < 1e-4  # the grid maps onto itself
-    return R, d.argmin(1)
-
-
 def test_rot90_cloud_is_the_rotated_cloud(rotmnist):
     images = rotmnist["test_images"][:4]
     coords, values, _ = image_to_points(torch.from_numpy(images))
     rcoords, rvalues, _ = image_to_points(torch.from_numpy(transform_split(images, "rot90")))
-    R, perm = rot90_alignment(coords[0])
+    R, perm = rot90_order(coords[0])
     np.testing.assert_allclose(rcoords[:, perm].numpy(), (coords @ R.T).numpy(), atol=1e-5)
     np.testing.assert_array_equal(rvalues[:, perm].numpy(), values.numpy())
 
@@ -336,7 +328,7 @@ def test_se2_logits_unchanged_when_digits_turn_by_90_degrees(rotmnist, lift_fram
     images = rotmnist["test_images"][:4]
     coords, values, mask = (t.double() if t.is_floating_point() else t for t in image_to_points(torch.from_numpy(images)))
     rcoords, rvalues, _ = (t.double() if t.is_floating_point() else t for t in image_to_points(torch.from_numpy(transform_split(images, "rot90"))))
-    R, perm = rot90_alignment(coords[0])
+    R, perm = rot90_order(coords[0])
     rcoords, rvalues = rcoords[:, perm], rvalues[:, perm]
     torch.manual_seed(0)
     model = LieResNet(1, 10, "SE2(alpha=0.2)", k=16, num_layers=2, nbhd=8, fill=0.2, total_ds=0.3,

@@ -118,6 +118,19 @@ def image_to_points(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return coords, values, torch.ones(B, coords.shape[1], dtype=torch.bool)
 
 
+def rot90_order(coords: Tensor) -> tuple[Tensor, Tensor]:
+    """(R, perm) for the grid coords (P, 2): R = [[0, −1], [1, 0]], the 90° turn of np.rot90 on
+    the point clouds, and perm (P,) with coords[perm] = coords @ Rᵀ (the grid maps onto itself), so
+    that cloud_of(rot90 image)[:, perm] lists the turned digit's points in the original's order:
+    point i of it is R·x_i with the value of x_i (what pairs the models' random draws)."""
+    R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=coords.dtype)
+    d = torch.cdist(coords @ R.T, coords, compute_mode="donot_use_mm_for_euclid_dist")
+    nearest = d.min(1)
+    if nearest.values.max() > 1e-4:
+        raise ValueError("rot90_order: these coordinates are not a grid that a 90° turn maps onto itself")
+    return R, nearest.indices
+
+
 class DigitDataset(Dataset):
     """(image (28, 28) uint8, label) items of one RotMNIST split."""
 
