@@ -5,3 +5,6 @@ configs declare); all cache through lieformer.data.cache."""
 from .constellation import ConstellationConfig, ConstellationData, PointSetDataset, generate, make_splits, transform_split
 
 __all__ = ["ConstellationConfig", "ConstellationData", "PointSetDataset", "generate", "make_splits", "transform_split"]
+from .nbody import NBodyConfig, NBodyData  # noqa: E402  (charged n-body, the EGNN benchmark)
+
+__all__ += ["NBodyConfig", "NBodyData"]

@@ -101,19 +101,27 @@ GENERATOR_VERSION = 1
 
 def coulomb_forces(x: np.ndarray, q: np.ndarray, strength: float = 1.0, max_force: float | None = None) -> np.ndarray:
     """x (..., n, 3), q (..., n) → F (..., n, 3), F_i = c Σ_{j≠i} q_i q_j (x_i − x_j)/‖x_i − x_j‖³,
-    each component clipped to ±max_force if given. Coinciding particles are a ValueError."""
-    diff = x[..., :, None, :] - x[..., None, :, :]  # (..., n, n, 3): x_i − x_j
-    r2 = (diff**2).sum(-1)
+    each component clipped to ±max_force if given. Coinciding particles are a ValueError.
+    Each unordered pair is computed once and added to both particles (±) by one matmul."""
     n = x.shape[-2]
-    off = ~np.eye(n, dtype=bool)
-    if (r2[..., off] == 0).any():
+    first, second = np.triu_indices(n, 1)
+    diff = x[..., first, :] - x[..., second, :]  # (..., P, 3): x_i − x_j for the pairs i < j
+    r2 = (diff**2).sum(-1)
+    if (r2 == 0).any():
         raise ValueError("coulomb_forces: two particles coincide (zero distance)")
-    r2 = np.where(off, r2, 1.0)
-    size = strength * q[..., :, None] * q[..., None, :] * np.where(off, r2 ** -1.5, 0.0)
-    F = (size[..., None] * diff).sum(-2)
+    size = strength * q[..., first] * q[..., second] / (r2 * np.sqrt(r2))
+    F = np.matmul(_incidence(n), size[..., None] * diff)
     if max_force is not None:
         F = np.clip(F, -max_force, max_force)
     return F
+
+
+def _incidence(n: int) -> np.ndarray:
+    """(n, P) matrix sending pair p = (i, j), i < j (triu order), to +1 at i and −1 at j."""
+    first, second = np.triu_indices(n, 1)
+    inc = np.zeros((n, len(first)))
+    inc[first, np.arange(len(first))], inc[second, np.arange(len(first))] = 1.0, -1.0
+    return inc
 
 
 def energy(x: np.ndarray, v: np.ndarray, q: np.ndarray, strength: float = 1.0) -> np.ndarray:
