@@ -178,9 +178,24 @@ def random_systems(B=4, n=5, seed=0):
     return x, v, q
 
 
+def trained_looking(net):
+    """The net with its pair head's last layer drawn at random: it starts at zero (no motion), which
+    would make any equivariance test pass trivially."""
+    with torch.no_grad():
+        last = net.pair_head[-1]
+        last.weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+        last.bias.normal_(0, 0.3, generator=torch.Generator().manual_seed(2))
+    return net
+
+
+def test_untrained_model_predicts_no_motion():
+    x, v, q = random_systems()
+    torch.testing.assert_close(ParticleTransformer("E3", dim=16, num_layers=1).double()(x, v, q), x, rtol=0, atol=1e-14)
+
+
 def test_e3_model_is_equivariant_to_rotations_reflections_translations_and_permutations():
     torch.manual_seed(0)
-    net = ParticleTransformer("E3", dim=32, num_layers=2).double()
+    net = trained_looking(ParticleTransformer("E3", dim=32, num_layers=2).double())
     x, v, q = random_systems()
     y = net(x, v, q)
     for seed in range(3):
@@ -196,7 +211,7 @@ def test_e3_model_is_equivariant_to_rotations_reflections_translations_and_permu
 
 def test_t3_baseline_is_translation_equivariant_only():
     torch.manual_seed(0)
-    net = ParticleTransformer("T3", dim=32, num_layers=2).double()
+    net = trained_looking(ParticleTransformer("T3", dim=32, num_layers=2).double())
     x, v, q = random_systems()
     y = net(x, v, q)
     t = torch.tensor([4.0, -7.0, 2.5], dtype=torch.float64)

@@ -56,7 +56,8 @@ class ParticleTransformer(nn.Module):
     """model(x (B, n, 3), v (B, n, 3), q (B, n)) → predicted positions (B, n, 3) (module docstring).
 
     dim: feature width; num_layers LieTransformerBlocks (heads, kernel_dim, the attention's
-    location MLP on the pair features); the pair head is an MLP of width dim."""
+    location MLP on the pair features); the pair head is an MLP of width dim whose last layer
+    starts at zero, so an untrained model predicts no motion (x̂ = x)."""
 
     def __init__(self, symmetry: str = "E3", dim: int = 64, num_layers: int = 4, heads: int = 4, kernel_dim: int = 16):
         super().__init__()
@@ -73,6 +74,8 @@ class ParticleTransformer(nn.Module):
         out = 2 if self.equivariant else 3
         self.pair_head = nn.Sequential(nn.Linear(2 * dim + pair_dim, dim), nn.SiLU(), nn.Linear(dim, dim), nn.SiLU(),
                                        nn.Linear(dim, out))
+        nn.init.zeros_(self.pair_head[-1].weight)  # start at x̂ = x (no motion), for both symmetries
+        nn.init.zeros_(self.pair_head[-1].bias)
 
     def _check(self, x: Tensor, v: Tensor, q: Tensor) -> None:
         name = type(self).__name__
