@@ -85,9 +85,10 @@ def test_simulator_is_a_second_order_integration_of_the_coulomb_flow():
 
 
 def test_energy_is_conserved_to_second_order():
-    """Median over systems of the largest energy error over the benchmark's 4,100 steps, relative
-    to the kinetic scale ½Σ‖v₀‖² (velocities synchronised: v = u + ½dt·F(x); the start the
-    leapfrog follows is (x₀, v₀ + ½dt·F(x₀))); halving dt divides it by about 4."""
+    """The largest energy error over the benchmark's 4,100 steps, relative to the kinetic scale
+    ½Σ‖v₀‖² (velocities synchronised: v = u + ½dt·F(x); the start the leapfrog follows is
+    (x₀, v₀ + ½dt·F(x₀))): small for the median system, and 4× smaller when dt halves (median over
+    systems of the per-system ratio; close encounters, unclipped here, make single systems noisy)."""
     x0, v0, q = draw_initial_states(NBodyConfig(n=24, seed=7))
     drifts = []
     for dt in (0.002, 0.001):
@@ -96,9 +97,9 @@ def test_energy_is_conserved_to_second_order():
         v = us + 0.5 * dt * coulomb_forces(xs, q[:, None])
         E = energy(xs, v, q[:, None])
         E0 = energy(x0, v0 + 0.5 * dt * coulomb_forces(x0, q), q)[:, None]
-        drifts.append(np.median(np.abs(E - E0).max(1) / (0.5 * (v0**2).sum((1, 2)))))
-    assert drifts[1] < 5e-4, drifts
-    assert 3.5 < drifts[0] / drifts[1] < 4.5, drifts
+        drifts.append(np.abs(E - E0).max(1) / (0.5 * (v0**2).sum((1, 2))))
+    assert np.median(drifts[1]) < 1e-3, drifts
+    assert 3.8 < np.median(drifts[0] / drifts[1]) < 4.2, drifts[0] / drifts[1]
 
 
 def test_first_systems_are_the_egnn_training_set():
