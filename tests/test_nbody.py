@@ -104,8 +104,8 @@ def test_energy_is_conserved_to_second_order():
 
 def test_first_systems_are_the_egnn_training_set():
     """NBodyConfig(seed=43) draws EGNN's nbody_small training set (generate_dataset.py --seed 43):
-    system 2's frames 30 and 40 as the original code (vgsatorras/egnn bd2b4fc, synthetic_sim.py,
-    run on 2026-11-28) produced them, rounded to 1e-12."""
+    system 2's frames 30 and 40 as the original code (vgsatorras/egnn e9ca6c0, synthetic_sim.py,
+    run here on 2026-11-28) produced them, rounded to 1e-12."""
     d = generate(NBodyConfig(n=3, seed=43))
     np.testing.assert_array_equal(d["charges"][2], [1.0, 1.0, -1.0, -1.0, 1.0])
     loc30 = [[-3.023044059163, 1.306370073154, 2.937801291552], [0.711418827495, -3.743892269671, -2.806154733696],

@@ -10,7 +10,8 @@ q_i ∈ {−1, +1} with probability ½ each, Coulomb forces with interaction str
 
 each force component clipped to ±max_force = 0.1/dt = 100 (the original's _max_F; it acts only in
 close encounters, ‖x_i − x_j‖ ≲ 0.1, and is the one place the simulator is not exactly rotation
-equivariant). Initial state: x ~ N(0, loc_std² = 1) per coordinate, v a uniformly random direction
+equivariant; yet common: 43% of systems hit it before frame 30 and 46% before frame 40, mostly
+opposite charges falling onto each other; 1,000 systems of seed 0). Initial state: x ~ N(0, loc_std² = 1) per coordinate, v a uniformly random direction
 times vel_norm = 0.5; positions outside the box [−5, 5]³ are reflected into it once at t = 0 (the
 box is not used afterwards: the original's in-loop clamp is commented out, so the particles fly
 free). Integration, dt = 0.001: one kick u = v₀ + dt·F(x₀), then per step x ← x + dt·u, (sample),
@@ -38,7 +39,10 @@ What we do alike and differently:
   np.random.RandomState (per system: charges by rng.choice with p = (½, 0, ½) over (−1, 0, 1),
   3×n normal positions, 3×n normal velocities, and after the simulation the two unused
   noise draws of shape (49, 3, n) that noise_var = 0 multiplies away), so
-  `NBodyConfig(n=10_000, seed=43)` starts from the same initial states as the EGNN training set.
+  `NBodyConfig(n=10_000, seed=43)` starts from the same initial states as the EGNN training set:
+  its first six systems' frames 30 and 40 agree with the original code's to ≤ 1e-9 (vgsatorras/egnn
+  e9ca6c0 run here, 2026-11-28; the remaining difference is rounding, which the chaotic close
+  encounters amplify).
 - Splits come from independent seeds (SeedSequence(seed) → three seeds), not one stream.
 - Only the two frames the task uses are stored (in the data cache, lieformer.data.cache).
 """
