@@ -85,20 +85,23 @@ def test_simulator_is_a_second_order_integration_of_the_coulomb_flow():
 
 
 def test_energy_is_conserved_to_second_order():
-    """The largest energy error over the benchmark's 4,100 steps, relative to the kinetic scale
-    ½Σ‖v₀‖² (velocities synchronised: v = u + ½dt·F(x); the start the leapfrog follows is
-    (x₀, v₀ + ½dt·F(x₀))): small for the median system, and 4× smaller when dt halves (median over
-    systems of the per-system ratio; close encounters, unclipped here, make single systems noisy)."""
+    """The largest energy error over the benchmark's 4,100 steps (recorded every 0.02 time units),
+    relative to the kinetic scale ½Σ‖v₀‖² (velocities synchronised: v = u + ½dt·F(x); the start
+    the leapfrog follows is (x₀, v₀ + ½dt·F(x₀))): below 5e-4 for every system whose particles stay
+    0.2 apart (the bound holds for seeds 7–11; close encounters, unclipped here, can reach 1e-1),
+    and 4× smaller when dt halves (median over systems of the per-system ratio)."""
     x0, v0, q = draw_initial_states(NBodyConfig(n=24, seed=7))
     drifts = []
     for dt in (0.002, 0.001):
-        steps = list(range(int(0.1 / dt), int(4.1 / dt) + 1, int(0.1 / dt)))
+        steps = list(range(int(0.02 / dt), int(4.1 / dt) + 1, int(0.02 / dt)))
         xs, us = simulate_charged(x0, v0, q, steps, dt=dt, max_force=None)
         v = us + 0.5 * dt * coulomb_forces(xs, q[:, None])
         E = energy(xs, v, q[:, None])
         E0 = energy(x0, v0 + 0.5 * dt * coulomb_forces(x0, q), q)[:, None]
         drifts.append(np.abs(E - E0).max(1) / (0.5 * (v0**2).sum((1, 2))))
-    assert np.median(drifts[1]) < 1e-3, drifts
+    closest = (np.linalg.norm(xs[:, :, :, None] - xs[:, :, None], axis=-1) + 9 * np.eye(5)).min((1, 2, 3))
+    apart = closest > 0.2
+    assert apart.sum() >= 5 and drifts[1][apart].max() < 5e-4, (apart.sum(), drifts[1][apart])
     assert 3.8 < np.median(drifts[0] / drifts[1]) < 4.2, drifts[0] / drifts[1]
 
 
@@ -204,9 +207,14 @@ def test_e3_model_is_equivariant_to_rotations_reflections_translations_and_permu
         torch.testing.assert_close(net(x @ Q.T + t, v @ Q.T, q), y @ Q.T + t, rtol=0, atol=1e-12)
     perm = torch.tensor([3, 0, 4, 1, 2])
     torch.testing.assert_close(net(x[:, perm], v[:, perm], q[:, perm]), y[:, perm], rtol=0, atol=1e-12)
-    # and it does use the geometry: moving one particle changes the others' predictions
+    # its attention features are invariant, and they do see the geometry: moving particle 0
+    # changes the features of the others, not only their pair head's input
+    h = net.node_features(x, v, q)
+    Q, t = random_rigid_motion(7)
+    torch.testing.assert_close(net.node_features(x @ Q.T + t, v @ Q.T, q), h, rtol=0, atol=1e-12)
     x2 = x.clone()
     x2[:, 0] += 0.3
+    assert (net.node_features(x2, v, q)[:, 1:] - h[:, 1:]).abs().max() > 1e-4
     assert (net(x2, v, q)[:, 1:] - y[:, 1:]).abs().max() > 1e-4
 
 

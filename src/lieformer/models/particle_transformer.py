@@ -89,25 +89,37 @@ class ParticleTransformer(nn.Module):
             if not torch.isfinite(t).all():
                 raise ValueError(f"{name}: {what} contain non-finite values")
 
-    def forward(self, x: Tensor, v: Tensor, q: Tensor) -> Tensor:
-        self._check(x, v, q)
-        dtype = self.embed.weight.dtype
-        x, v, q = x.to(dtype), v.to(dtype), q.to(dtype)
-        B, n, _ = x.shape
-        centre = x.mean(1, keepdim=True)  # no change in exact arithmetic; keeps float32 exact far from the origin
-        x = x - centre
+    def _pairs_and_nodes(self, x: Tensor, v: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         if self.equivariant:
-            pairs = pair_invariants(x, v, q)
-            nodes = torch.stack([q, (v * v).sum(-1)], -1)
-        else:
-            pairs = pair_vectors(x, v, q)
-            nodes = torch.cat([q[..., None], v], -1)
+            return pair_invariants(x, v, q), torch.stack([q, (v * v).sum(-1)], -1)
+        return pair_vectors(x, v, q), torch.cat([q[..., None], v], -1)
+
+    def _features(self, x: Tensor, pairs: Tensor, nodes: Tensor) -> Tensor:
+        B, n, _ = x.shape
         mask = torch.ones(B, n, dtype=torch.bool, device=x.device)
         idx = torch.arange(n, device=x.device).expand(B, n, n)  # everyone attends to everyone
         f = self.embed(nodes)
         for block in self.blocks:
             f = block(f, mask, pairs, idx, mask[:, :, None].expand(B, n, n))
-        f = self.norm(f)
+        return self.norm(f)
+
+    def _prepare(self, x: Tensor, v: Tensor, q: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        self._check(x, v, q)
+        dtype = self.embed.weight.dtype
+        x, v, q = x.to(dtype), v.to(dtype), q.to(dtype)
+        centre = x.mean(1, keepdim=True)  # no change in exact arithmetic; keeps float32 exact far from the origin
+        return x - centre, v, q, centre
+
+    def node_features(self, x: Tensor, v: Tensor, q: Tensor) -> Tensor:
+        """The particles' features (B, n, dim) after the attention blocks: E(3)-invariant for "E3"."""
+        x, v, q, _ = self._prepare(x, v, q)
+        return self._features(x, *self._pairs_and_nodes(x, v, q))
+
+    def forward(self, x: Tensor, v: Tensor, q: Tensor) -> Tensor:
+        x, v, q, centre = self._prepare(x, v, q)
+        B, n, _ = x.shape
+        pairs, nodes = self._pairs_and_nodes(x, v, q)
+        f = self._features(x, pairs, nodes)
         head = self.pair_head(torch.cat([f[:, :, None].expand(B, n, n, -1), f[:, None, :].expand(B, n, n, -1), pairs], -1))
         if self.equivariant:
             r = x[:, None, :, :] - x[:, :, None, :]  # x_j − x_i
