@@ -8,3 +8,6 @@ from .rotmnist import RotMNISTData
 
 __all__ = ["ConstellationConfig", "ConstellationData", "PointSetDataset", "generate", "make_splits", "transform_split",
            "RayShapesData", "RotMNISTData"]
+from .nbody import NBodyConfig, NBodyData  # noqa: E402  (charged n-body, the EGNN benchmark)
+
+__all__ += ["NBodyConfig", "NBodyData"]

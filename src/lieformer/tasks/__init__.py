@@ -9,3 +9,6 @@ __all__ = [
     "NETWORKS", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
     "PotentialModule", "build_network",
 ]
+from .nbody import NBodyTask  # noqa: E402  (charged n-body: lieformer.data.nbody)
+
+__all__ += ["NBodyTask"]
