@@ -5,3 +5,6 @@ configs declare); all cache through lieformer.data.cache."""
 from .constellation import ConstellationConfig, ConstellationData, PointSetDataset, generate, make_splits, transform_split
 
 __all__ = ["ConstellationConfig", "ConstellationData", "PointSetDataset", "generate", "make_splits", "transform_split"]
+from .springs import SpringsData, simulate_springs  # noqa: E402  (Hamiltonian springs)
+
+__all__ += ["SpringsData", "simulate_springs"]

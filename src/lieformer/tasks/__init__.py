@@ -2,10 +2,10 @@
 
 from .base import NETWORKS, PointSetTask, build_network
 from .classification import PointSetClassifier
-from .dynamics import DynamicsTask, HamiltonianDynamics, PotentialModule
+from .dynamics import DirectDynamics, DynamicsTask, HamiltonianDynamics, PotentialModule
 from .regression import PointSetRegressor
 
 __all__ = [
-    "NETWORKS", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
+    "NETWORKS", "DirectDynamics", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
     "PotentialModule", "build_network",
 ]
