@@ -2,7 +2,7 @@
 systems, for each model, as a table and a log-log plot.
 
     PYTHONPATH=src python benchmarks/springs_data_efficiency.py \
-        --models fc hfc hlieresnet_t2 hlietransformer_t2 --n-train 10 100 400 1000 --steps 250
+        --models fc hlieresnet_t2 hfc hlietransformer_t2 --n-train 10 100 400 1000 --steps 200
 
 Each model is configs/springs/<model>_cpu.yaml (its task, network and learning rate; cosine schedule
 over the run), trained for a fixed number of optimiser steps (--steps) with batches of
@@ -147,9 +147,9 @@ def report(out: Path, models: list[str], sizes: list[int]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fc", "hfc", "hlieresnet_t2", "hlietransformer_t2"])
+    parser.add_argument("--models", nargs="+", default=["fc", "hlieresnet_t2", "hfc", "hlietransformer_t2"])
     parser.add_argument("--n-train", nargs="+", type=int, default=[10, 100, 400, 1000])
-    parser.add_argument("--steps", type=int, default=250, help="optimiser steps per run (every n_train)")
+    parser.add_argument("--steps", type=int, default=200, help="optimiser steps per run (every n_train)")
     parser.add_argument("--batch-size", type=int, default=200, help="batch size (n_train when smaller)")
     parser.add_argument("--n-rollout", type=int, default=500, help="test systems in the rollout MSE")
     parser.add_argument("--seed", type=int, default=0)
