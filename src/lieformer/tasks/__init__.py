@@ -2,11 +2,11 @@
 
 from .base import NETWORKS, PointSetTask, build_network
 from .classification import PointSetClassifier
-from .dynamics import DynamicsTask, HamiltonianDynamics, PotentialModule
+from .dynamics import DirectDynamics, DynamicsTask, HamiltonianDynamics, PotentialModule
 from .regression import PointSetRegressor
 
 __all__ = [
-    "NETWORKS", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
+    "NETWORKS", "DirectDynamics", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
     "PotentialModule", "build_network",
 ]
 from .nbody import NBodyTask  # noqa: E402  (charged n-body: lieformer.data.nbody)

@@ -15,20 +15,23 @@ import torch
 from torch import Tensor, nn
 
 from ..models import LieResNet, LieTransformer, SetTransformer
+from ..models.baselines import HFC, HOGN
 from ..spaces import make_space
 
 NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer}
+NETWORKS.update({"HFC": HFC, "HOGN": HOGN})  # springs baselines: potentials V(q, features), no group
 
 
 def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
-    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer takes no group.
+    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer and the networks
+    whose class says takes_group = False (the springs baselines) take no group.
     `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())".
     Unknown names in `args` are a ValueError naming model.network_args (checked against the
     constructor's signature before the call); what the constructor itself raises passes unchanged."""
     if name not in NETWORKS:
         raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
     cls, args = NETWORKS[name], dict(args or {})
-    if name == "SetTransformer":
+    if name == "SetTransformer" or not getattr(cls, "takes_group", True):
         positional = (in_channels, out_channels)
     else:
         try:

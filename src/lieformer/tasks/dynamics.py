@@ -10,9 +10,13 @@ positions — and moves by Hamilton's equations with the known kinetic energy Σ
 integrated with RK4 (torchdiffeq). The loss is the MSE of the rolled-out states over the chunk.
 Use a network whose lift is deterministic (a group with a trivial stabilizer such as T(2), or
 lift_frame="centroid"), so that every solver stage sees the same potential.
+DirectDynamics is the non-Hamiltonian alternative: a network gives dz/dt itself (the springs
+baselines FC and OGN).
 """
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -100,6 +104,47 @@ class HamiltonianDynamics(DynamicsTask):
             (force,) = torch.autograd.grad(-V, q, create_graph=self.training or z.requires_grad)
         p = z[:, 1]
         return torch.stack([p / masses.to(p.dtype).unsqueeze(-1), force], 1)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        z0, ts, _, masses, features = batch
+        return self.rollout(z0, ts[0], masses, features)
+
+
+class DirectDynamics(DynamicsTask):
+    """A network that gives the time derivative itself, dz/dt = network(z, features) (B, 2, n, d),
+    integrated with RK4 like the Hamiltonian models: no conservation law built in (the springs
+    baselines FC and OGN, lieformer.models.baselines.DYNAMICS_NETWORKS). Same batches, loss and
+    metrics as HamiltonianDynamics; the masses reach the network only through `features`."""
+
+    def __init__(
+        self,
+        network: str = "FC",
+        in_channels: int = 2,
+        network_args: dict | None = None,
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        warmup_frac: float = 0.01,
+        step: float | None = None,
+        eval_names: tuple[str, ...] | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        from ..models.baselines import DYNAMICS_NETWORKS
+
+        if network not in DYNAMICS_NETWORKS:
+            raise ValueError(f"model.network: unknown direct-dynamics network {network!r}; choose one of "
+                             f"{sorted(DYNAMICS_NETWORKS)}")
+        cls = DYNAMICS_NETWORKS[network]
+        try:
+            inspect.signature(cls).bind(in_channels, **(network_args or {}))
+        except TypeError as err:
+            raise ValueError(f"model.network_args: {network}: {err}; it takes {inspect.signature(cls)}") from None
+        self.net = cls(in_channels, **(network_args or {}))
+        self.step, self.eval_names = step, None if eval_names is None else tuple(eval_names)
+
+    def vector_field(self, t: Tensor, z: Tensor, masses: Tensor, features: Tensor) -> Tensor:
+        return self.net(z, features)
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         z0, ts, _, masses, features = batch
