@@ -12,8 +12,9 @@ training split (the lieformer protocol, lieformer.tasks.PointSetRegressor). Ever
 same shuffled training molecules (seeded). The validation MAE on --n-valid molecules is logged
 at 10 points (not counted in the budget); at the end each model is tested on all 13,083 test
 molecules. Prints one row per model: parameters, training molecules/s, steps, test MAE per
-target in the papers' units (meV for homo/lumo/gap), valid MAE; writes results.json and the
-learning curves (curves.csv, curves.png) to --out.
+target in the papers' units (meV for homo/lumo/gap), valid MAE; writes results.json, the
+learning curves (curves.csv, curves.png) and per model the test predictions with their parity
+plot and error histogram to --out.
 
 lieformer models come from configs/qm9/<name>_cpu.yaml (network, group, network_args, lr). ET is
 built with torchmdnet.models.model.create_model ("equivariant-transformer", EquivariantScalar
@@ -49,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from lieformer.data.qm9 import UNITS, QM9Collate, QM9Data  # noqa: E402
+from lieformer.data.qm9_plots import plot_error_histogram, plot_parity  # noqa: E402
 from lieformer.tasks import PointSetRegressor  # noqa: E402
 from lieformer.tasks.plots import plt, save_figure  # noqa: E402
 
@@ -109,17 +111,20 @@ def batches(dataset, batch_size: int, generator: torch.Generator | None):
 
 
 @torch.no_grad()
-def evaluate(model, dataset, mean, std, batch_size: int = 64) -> tuple[np.ndarray, float]:
+def evaluate(model, dataset, mean, std, batch_size: int = 64, keep: bool = False):
     """(MAE per target in the papers' units, molecules per CPU second) over a whole dataset, in eval
-    mode (batches of 64: ET's all-pairs neighbour search over a batch grows with its square)."""
+    mode (batches of 64: ET's all-pairs neighbour search over a batch grows with its square);
+    keep=True adds (true, predicted) (n, T)."""
     model.eval()
-    errors, start = [], time.process_time()
+    true, pred, start = [], [], time.process_time()
     for items in batches(dataset, batch_size, None):
-        y = torch.stack([t for _, _, t in items])
-        errors.append((model(items).double() * std + mean - y).abs())
+        true.append(torch.stack([t for _, _, t in items]))
+        pred.append(model(items).double() * std + mean)
     seconds = time.process_time() - start
     model.train()
-    return torch.cat(errors).mean(0).numpy(), len(dataset) / seconds
+    true, pred = torch.cat(true), torch.cat(pred)
+    mae = (pred - true).abs().mean(0).numpy()
+    return (mae, len(dataset) / seconds, true.numpy(), pred.numpy()) if keep else (mae, len(dataset) / seconds)
 
 
 def train(model, dm, seconds: float, batch_size: int, seed: int, evals: int = 10):
@@ -195,7 +200,10 @@ def main(argv=None):
         params = sum(q.numel() for q in model.parameters())
         print(f"{model.name}: {params:,} parameters, training for {args.seconds:.0f} s", flush=True)
         curve, steps, seconds, molecules = train(model, dm, args.seconds, args.batch_size, args.seed)
-        test_mae, infer_rate = evaluate(model, dm.test_set, mean, std)
+        test_mae, infer_rate, true, pred = evaluate(model, dm.test_set, mean, std, keep=True)
+        np.savez(args.out / f"test_predictions_{model.name}.npz", true=true, pred=pred, targets=np.array(args.targets))
+        plot_parity(true, pred, args.targets, args.out / f"parity_{model.name}.png", title=f"{model.name} on QM9 test")
+        plot_error_histogram(true, pred, args.targets, args.out / f"errors_{model.name}.png", title=f"{model.name} on QM9 test")
         results.append({"model": model.name, "parameters": params, "steps": steps, "train_seconds": seconds,
                         "train_molecules_per_s": molecules / seconds, "test_molecules_per_s": infer_rate,
                         "test_mae": dict(zip(args.targets, test_mae.tolist())),

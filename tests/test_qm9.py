@@ -118,6 +118,8 @@ def test_datamodule_batches_features_and_standardisation(tmp_path):
     n = int(mask.sum(1).max())
     assert coords.shape == (16, n, 3) and values.shape == (16, n, 15) and mask.shape == (16, n) and y.shape == (16, 2)
     charges = dm.test_set.charges[:16, :n]
+    torch.testing.assert_close(mask.sum(1), (dm.test_set.charges[:16] > 0).sum(1))  # every atom kept, in order
+    assert torch.equal(mask, charges > 0)
     for z, column in zip((1, 6, 7, 8, 9), range(5)):  # one-hot of the element times [1, Z/9, (Z/9)²]
         sel = charges == z
         if sel.any():
