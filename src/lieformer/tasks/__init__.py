@@ -1,14 +1,12 @@
-"""Training tasks as LightningModules (classification, regression, dynamics), and their plots."""
+"""Training tasks as LightningModules (classification, regression, dynamics, n-body), and their plots."""
 
-from .base import NETWORKS, PointSetTask, build_network
+from .base import NETWORKS, PointSetTask, build_network, network_call
 from .classification import PointSetClassifier
 from .dynamics import DirectDynamics, DynamicsTask, HamiltonianDynamics, PotentialModule
+from .nbody import NBodyTask
 from .regression import PointSetRegressor
 
 __all__ = [
-    "NETWORKS", "DirectDynamics", "DynamicsTask", "HamiltonianDynamics", "PointSetClassifier", "PointSetRegressor", "PointSetTask",
-    "PotentialModule", "build_network",
+    "NETWORKS", "DirectDynamics", "DynamicsTask", "HamiltonianDynamics", "NBodyTask", "PointSetClassifier",
+    "PointSetRegressor", "PointSetTask", "PotentialModule", "build_network", "network_call",
 ]
-from .nbody import NBodyTask  # noqa: E402  (charged n-body: lieformer.data.nbody)
-
-__all__ += ["NBodyTask"]

@@ -22,12 +22,11 @@ NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransf
 NETWORKS.update({"HFC": HFC, "HOGN": HOGN})  # springs baselines: potentials V(q, features), no group
 
 
-def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
-    """NETWORKS[name](in_channels, out_channels, group, **args); the Set Transformer and the networks
-    whose class says takes_group = False (the springs baselines) take no group.
-    `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())".
-    Unknown names in `args` are a ValueError naming model.network_args (checked against the
-    constructor's signature before the call); what the constructor itself raises passes unchanged."""
+def network_call(name: str, in_channels: int, out_channels: int, group: str, args: dict | None):
+    """(cls, positional, args) for NETWORKS[name](in_channels, out_channels, group, **args), checked
+    without building anything: an unknown network, group or argument name is a ValueError naming
+    the model field. The Set Transformer and the networks whose class says takes_group = False
+    (the springs baselines) take no group."""
     if name not in NETWORKS:
         raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
     cls, args = NETWORKS[name], dict(args or {})
@@ -43,6 +42,14 @@ def build_network(name: str, in_channels: int, out_channels: int, group: str, ar
         signature.bind(*positional, **args)
     except TypeError as err:
         raise ValueError(f"model.network_args: {name}: {err}; it takes {signature}") from None
+    return cls, positional, args
+
+
+def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:
+    """NETWORKS[name](in_channels, out_channels, group, **args), checked first (network_call).
+    `group` names a group (its default space) or a space: "SE2(alpha=0.2)", "SO3Space(SO3())".
+    What the constructor itself raises passes unchanged."""
+    cls, positional, args = network_call(name, in_channels, out_channels, group, args)
     return cls(*positional, **args)
 
 

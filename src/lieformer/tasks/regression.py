@@ -10,34 +10,13 @@ or MSE on z, and the metrics are the mean absolute error per target in the data'
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..spaces import make_space
-from .base import NETWORKS, PointSetTask, build_network
+from .base import PointSetTask, build_network, network_call
 
 LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
-
-
-def check_network(name: str, group: str, args: dict | None) -> None:
-    """The errors build_network would raise for an unknown network, group or argument name, without
-    building it (ValueError naming the model field)."""
-    if name not in NETWORKS:
-        raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
-    positional = (1, 1)
-    if name != "SetTransformer":
-        try:
-            positional += (make_space(group),)
-        except ValueError as err:
-            raise ValueError(f"model.group: {err}") from None
-    signature = inspect.signature(NETWORKS[name])
-    try:
-        signature.bind(*positional, **dict(args or {}))
-    except TypeError as err:
-        raise ValueError(f"model.network_args: {name}: {err}; it takes {signature}") from None
 
 
 class PointSetRegressor(PointSetTask):
@@ -73,7 +52,7 @@ class PointSetRegressor(PointSetTask):
         if targets is not None:
             self._build(tuple(targets))
         else:  # built in setup: check the network's name, group and arguments now, as building would
-            check_network(network, group, network_args)
+            network_call(network, 1, 1, group, network_args)
 
     def _build(self, targets: tuple[str, ...]) -> None:
         """The network with one output per target, and the standardisation buffers."""
