@@ -1,5 +1,6 @@
 """Every shipped config builds through the `lieformer` command; the CPU ones also train and
-validate a batch (Lightning's fast_dev_run)."""
+validate a batch (Lightning's fast_dev_run) and, where the config declares its
+experiment's plots, test a batch and draw them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ import pytest
 
 from lieformer.cli import build_cli
 from lieformer.tasks import PointSetTask
+from lieformer.tasks.plots import TestPlots
 
 from .test_rotmnist import npm_available
 
 CONFIGS = sorted(str(p) for p in Path(__file__).resolve().parents[1].glob("configs/**/*.yaml"))
+#: one CPU config per experiment also tests a batch and draws its plots (each plot callback once)
+PLOTTED = {str(Path(__file__).resolve().parents[1] / "configs" / c) for c in (
+    "constellation/lieconv_se2_cpu.yaml", "qm9/lieconv_t3_cpu.yaml", "rotmnist/lieconv_t2_cpu.yaml",
+    "springs/fc_cpu.yaml", "rays/lieconv_se3_invariants_cpu.yaml")}
 
 
 def test_configs_exist():
+    assert PLOTTED <= set(CONFIGS)
     names = {Path(c).stem for c in CONFIGS}
     for model in ("lietransformer_se2", "lietransformer_t2", "lieconv_se2", "set_transformer"):
         assert {f"{model}_cpu", f"{model}_paper"} <= names, model
@@ -41,3 +48,6 @@ def test_config_builds_and_cpu_configs_run(config, tmp_path):
     if cpu:
         cli.trainer.fit(cli.model, cli.datamodule)
         assert cli.trainer.state.finished
+        if config in PLOTTED and any(isinstance(c, TestPlots) for c in cli.trainer.callbacks):
+            cli.trainer.test(cli.model, cli.datamodule, verbose=False)
+            assert list((tmp_path / "run").glob("*.png")), f"{config}: its plot callback wrote no figure"

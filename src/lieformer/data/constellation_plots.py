@@ -11,10 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from lightning.pytorch.callbacks import Callback
 
-from ..tasks.plots import plt, save_figure
+from ..tasks.plots import TestPlots, plt, predict, save_figure
 from .constellation import PATTERN_NAMES, ConstellationData
 
 
@@ -41,33 +39,19 @@ def plot_constellations(coords, mask, true_counts, pred_counts, path, columns: i
     return save_figure(fig, path)
 
 
-class ConstellationPlots(Callback):
+class ConstellationPlots(TestPlots):
     """After testing, for each test variant of the ConstellationData, the first `n` test sets with
     true and predicted counts: <trainer.default_root_dir>/constellations_<variant>.png."""
+
+    data_class = ConstellationData
 
     def __init__(self, n: int = 16):
         self.n = n
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if not isinstance(trainer.datamodule, ConstellationData):
-            raise ValueError(f"trainer.callbacks: ConstellationPlots draws ConstellationData test sets, and this run's "
-                             f"data is {type(trainer.datamodule).__name__}: remove the callback from the config")
-
-    def on_test_end(self, trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
         dm = trainer.datamodule
         for name, dataset in zip(dm.eval_names, dm.test_sets):
             coords, values, mask, counts = (t[: self.n] for t in (dataset.coords, dataset.values, dataset.mask, dataset.counts))
-            was_training = pl_module.training
-            pl_module.eval()
-            with torch.no_grad():
-                device = pl_module.device
-                pred = pl_module(coords.to(device), values.to(device), mask.to(device)).argmax(-1).cpu()
-            pl_module.train(was_training)
-            net = getattr(pl_module, "net", pl_module)
-            group = getattr(net, "group", None)
-            label = f"{type(net).__name__}" + (f" ({group!r})" if group is not None else "")
+            pred = predict(pl_module, coords, values, mask).argmax(-1)
             plot_constellations(coords.numpy(), mask.numpy(), counts.numpy(), pred.numpy(),
-                                Path(trainer.default_root_dir) / f"constellations_{name}.png",
-                                title=f"{label} on the {name} test set")
+                                folder / f"constellations_{name}.png", title=f"{label} on the {name} test set")

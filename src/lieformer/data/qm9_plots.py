@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 
-from ..tasks.plots import plt, save_figure
+from ..tasks.plots import TestPlots, plt, predict, save_figure
 from .qm9 import UNITS, QM9Collate, QM9Data
 
 
@@ -54,45 +53,33 @@ def plot_error_histogram(true: np.ndarray, pred: np.ndarray, targets, path, titl
     return save_figure(fig, path)
 
 
-class QM9Plots(Callback):
+class QM9Plots(TestPlots):
     """After testing, for each evaluation set of the QM9Data (valid, test), predictions on its
     first `n` molecules (None: all) → <trainer.default_root_dir>/qm9_parity_<set>.png and
     qm9_errors_<set>.png, plus the predictions themselves, qm9_predictions_<set>.npz (true,
     pred (n, T), targets)."""
 
+    data_class = QM9Data
+
     def __init__(self, n: int | None = 3000, batch_size: int = 250):
         self.n, self.batch_size = n, batch_size
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if not isinstance(trainer.datamodule, QM9Data):
-            raise ValueError(f"trainer.callbacks: QM9Plots draws QM9Data test sets, and this run's data is "
-                             f"{type(trainer.datamodule).__name__}: remove the callback from the config")
-
-    @torch.no_grad()
-    def predict(self, pl_module, dataset) -> tuple[np.ndarray, np.ndarray]:
-        """(true, pred) (n, T) for the first n molecules of a QM9Dataset, in eval mode."""
+    def predictions(self, pl_module, dataset) -> tuple[np.ndarray, np.ndarray]:
+        """(true, pred) (n, T) for the first n molecules of a QM9Dataset."""
         n = len(dataset) if self.n is None else min(self.n, len(dataset))
-        collate, device = QM9Collate(), pl_module.device
-        was_training = pl_module.training
-        pl_module.eval()
+        collate = QM9Collate()
         true, pred = [], []
         for start in range(0, n, self.batch_size):
             coords, values, mask, y = collate([dataset[i] for i in range(start, min(n, start + self.batch_size))])
-            pred.append(pl_module(coords.to(device), values.to(device), mask.to(device)).double().cpu())
+            pred.append(predict(pl_module, coords, values, mask).double())
             true.append(y)
-        pl_module.train(was_training)
         return torch.cat(true).numpy(), torch.cat(pred).numpy()
 
-    def on_test_end(self, trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
-        dm, root = trainer.datamodule, Path(trainer.default_root_dir)
-        net = getattr(pl_module, "net", pl_module)
-        group = getattr(net, "group", None)
-        label = f"{type(net).__name__}" + (f" ({group!r})" if group is not None else "")
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
+        dm = trainer.datamodule
         for name, dataset in zip(dm.eval_names, (dm.valid_set, dm.test_set)):
-            true, pred = self.predict(pl_module, dataset)
-            root.mkdir(parents=True, exist_ok=True)
-            np.savez(root / f"qm9_predictions_{name}.npz", true=true, pred=pred, targets=np.array(dm.targets))
-            plot_parity(true, pred, dm.targets, root / f"qm9_parity_{name}.png", title=f"{label} on QM9 {name}")
-            plot_error_histogram(true, pred, dm.targets, root / f"qm9_errors_{name}.png", title=f"{label} on QM9 {name}")
+            true, pred = self.predictions(pl_module, dataset)
+            folder.mkdir(parents=True, exist_ok=True)
+            np.savez(folder / f"qm9_predictions_{name}.npz", true=true, pred=pred, targets=np.array(dm.targets))
+            plot_parity(true, pred, dm.targets, folder / f"qm9_parity_{name}.png", title=f"{label} on QM9 {name}")
+            plot_error_histogram(true, pred, dm.targets, folder / f"qm9_errors_{name}.png", title=f"{label} on QM9 {name}")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 
-from ..tasks.plots import plt, save_figure
+from ..tasks.plots import TestPlots, plt, predict, save_figure
 from .rays import SHAPES, RayShapesData
 
 #: length drawn for rays that miss the object
@@ -54,34 +53,21 @@ def plot_ray_sets(rays, values, origins, labels, preds, path, columns: int = 4, 
     return save_figure(fig, path)
 
 
-class RayPlots(Callback):
+class RayPlots(TestPlots):
     """After testing, for each test variant of the RayShapesData, the first `n` scenes with true
     and predicted shapes: <trainer.default_root_dir>/rays_<variant>.png."""
+
+    data_class = RayShapesData
 
     def __init__(self, n: int = 8):
         self.n = n
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if not isinstance(trainer.datamodule, RayShapesData):
-            raise ValueError(f"trainer.callbacks: RayPlots draws RayShapesData test sets, and this run's data is "
-                             f"{type(trainer.datamodule).__name__}: remove the callback from the config")
-
-    def on_test_end(self, trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
         dm = trainer.datamodule
         for name, ds in zip(dm.eval_names, dm.test_sets):
             rays, values, mask, origins, labels, depth = (t[: self.n] for t in (ds.rays, ds.values, ds.mask, ds.origins,
                                                                                  ds.labels, ds.depth))
-            was_training = pl_module.training
-            pl_module.eval()
-            with torch.no_grad():
-                device = pl_module.device
-                pred = pl_module(rays.to(device), values.to(device), mask.to(device)).argmax(-1)[:, 0].cpu()
-            pl_module.train(was_training)
-            net = getattr(pl_module, "net", pl_module)
-            space = getattr(net, "space", None)
-            label = type(net).__name__ + (f" ({space!r})" if space is not None else "")
+            pred = predict(pl_module, rays, values, mask).argmax(-1)[:, 0]
             hit_depth = torch.stack([values[..., 0], depth], -1)
             plot_ray_sets(rays.numpy(), hit_depth.numpy(), origins.numpy(), labels[:, 0].numpy(), pred.numpy(),
-                          Path(trainer.default_root_dir) / f"rays_{name}.png", title=f"{label} on the {name} test set")
+                          folder / f"rays_{name}.png", title=f"{label} on the {name} test set")

@@ -19,10 +19,8 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import torch
-from lightning.pytorch.callbacks import Callback
 
-from ..tasks.plots import plt, save_figure
+from ..tasks.plots import TestPlots, plt, predict, save_figure
 from .rotmnist import PointCloudCollate, RotMNISTData
 
 
@@ -46,37 +44,23 @@ def plot_digit_clouds(coords, values, true_labels, pred_labels, path, columns: i
     return save_figure(fig, path)
 
 
-class RotMNISTPlots(Callback):
+class RotMNISTPlots(TestPlots):
     """After testing, for each test variant of the RotMNISTData, the first `n` test digits as point
     clouds with true and predicted labels: <trainer.default_root_dir>/digits_<variant>.png."""
+
+    data_class = RotMNISTData
 
     def __init__(self, n: int = 32):
         self.n = n
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if not isinstance(trainer.datamodule, RotMNISTData):
-            raise ValueError(f"trainer.callbacks: RotMNISTPlots draws RotMNISTData test digits, and this run's "
-                             f"data is {type(trainer.datamodule).__name__}: remove the callback from the config")
-
-    def on_test_end(self, trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
         dm = trainer.datamodule
         collate = PointCloudCollate(augment=False)
         for name, dataset in zip(dm.eval_names, dm.test_sets):
             coords, values, mask, labels = collate([dataset[i] for i in range(min(self.n, len(dataset)))])
-            was_training = pl_module.training
-            pl_module.eval()
-            with torch.no_grad():
-                device = pl_module.device
-                pred = pl_module(coords.to(device), values.to(device), mask.to(device)).argmax(-1).cpu()
-            pl_module.train(was_training)
-            net = getattr(pl_module, "net", pl_module)
-            group = getattr(net, "group", None)
-            label = f"{type(net).__name__}" + (f" ({group!r})" if group is not None else "")
+            pred = predict(pl_module, coords, values, mask).argmax(-1)
             plot_digit_clouds(coords.numpy(), values[..., 0].numpy(), labels[:, 0].numpy(), pred[:, 0].numpy(),
-                              Path(trainer.default_root_dir) / f"digits_{name}.png",
-                              title=f"{label} on the {name} RotMNIST test digits")
+                              folder / f"digits_{name}.png", title=f"{label} on the {name} RotMNIST test digits")
 
 
 def read_step_metrics(csv_path) -> dict[str, list[tuple[int, float]]]:

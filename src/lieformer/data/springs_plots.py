@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 
-from ..tasks.plots import plt, save_figure
+from ..tasks.plots import TestPlots, plt, save_figure
 from .springs import SpringsData
 
 
@@ -80,29 +79,21 @@ def rollout_error(pl_module, dataset, batch_size: int = 500) -> tuple[np.ndarray
     return dataset.ts.double().numpy(), mse.numpy(), torch.cat(predicted).double().numpy()
 
 
-class SpringsPlots(Callback):
+class SpringsPlots(TestPlots):
     """After testing: <trainer.default_root_dir>/trajectories.png (the first `n` test systems) and
     rollout_error.png / rollout_error.csv over the rollout test set (module docstring)."""
+
+    data_class = SpringsData
 
     def __init__(self, n: int = 4):
         self.n = n
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if not isinstance(trainer.datamodule, SpringsData):
-            raise ValueError(f"trainer.callbacks: SpringsPlots draws SpringsData test sets, and this run's data is "
-                             f"{type(trainer.datamodule).__name__}: remove the callback from the config")
-
-    def on_test_end(self, trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
         dataset = trainer.datamodule.test_sets[1]  # "rollout"
         t, mse, predicted = rollout_error(pl_module, dataset)
-        root = Path(trainer.default_root_dir)
-        net = getattr(pl_module, "net", pl_module)
-        group = getattr(net, "group", None)
-        label = type(net).__name__ + (f" ({group!r})" if group is not None else "")
-        np.savetxt(root / "rollout_error.csv", np.stack([t, mse], 1), delimiter=",", header="time,mse", comments="")
-        plot_rollout_error({label: (t, mse)}, root / "rollout_error.png", title=f"{label}: rollout error on the test set")
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savetxt(folder / "rollout_error.csv", np.stack([t, mse], 1), delimiter=",", header="time,mse", comments="")
+        plot_rollout_error({label: (t, mse)}, folder / "rollout_error.png", title=f"{label}: rollout error on the test set")
         n = min(self.n, len(dataset))
-        plot_trajectories(dataset.trajectory[:n].double().numpy(), predicted[:n], root / "trajectories.png",
+        plot_trajectories(dataset.trajectory[:n].double().numpy(), predicted[:n], folder / "trajectories.png",
                           title=f"{label}: true (solid) and predicted (dashed) test trajectories")

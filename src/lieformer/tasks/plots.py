@@ -1,5 +1,6 @@
-"""Plots any run can draw: learning curves from a run's metrics.csv, and saving a figure.
-(An experiment's own plots live with its data module, e.g. lieformer.data.constellation_plots.)"""
+"""Plots any run can draw: learning curves from a run's metrics.csv, saving a figure, and
+TestPlots, the base of the experiments' plot callbacks (an experiment's own plots live with its
+data module, e.g. lieformer.data.constellation_plots)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -57,3 +61,43 @@ def save_figure(fig, path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def model_label(pl_module) -> str:
+    """"LieResNet (SE2(alpha=0.2))": the task's network and the space (or group) it acts on, for titles."""
+    net = getattr(pl_module, "net", pl_module)
+    where = getattr(net, "space", None) or getattr(net, "group", None)
+    return type(net).__name__ + (f" ({where!r})" if where is not None else "")
+
+
+@torch.no_grad()
+def predict(pl_module, *inputs: Tensor) -> Tensor:
+    """pl_module(*inputs) on the module's device, without gradients, back on the CPU."""
+    return pl_module(*(t.to(pl_module.device) for t in inputs)).cpu()
+
+
+class TestPlots(Callback):
+    """Base of an experiment's plot callback (declared under trainer.callbacks in its configs).
+    At setup it refuses, in one line, a run whose data module is not `data_class`; after testing
+    (rank 0 only) it calls draw(trainer, pl_module, folder, label) with the module in eval mode
+    (its mode restored after), folder = trainer.default_root_dir and label = model_label."""
+
+    data_class: type = object
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if not isinstance(trainer.datamodule, self.data_class):
+            raise ValueError(f"trainer.callbacks: {type(self).__name__} draws {self.data_class.__name__} test sets, and "
+                             f"this run's data is {type(trainer.datamodule).__name__}: remove the callback from the config")
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        if trainer.global_rank != 0:
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            self.draw(trainer, pl_module, Path(trainer.default_root_dir), model_label(pl_module))
+        finally:
+            pl_module.train(was_training)
+
+    def draw(self, trainer, pl_module, folder: Path, label: str) -> None:
+        raise NotImplementedError
