@@ -29,6 +29,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
+from typing import BinaryIO
 from pathlib import Path
 
 import numpy as np
@@ -137,14 +138,22 @@ def _load(path: Path, expected: str) -> dict[str, np.ndarray]:
 
 
 def _store(path: Path, arrays: Mapping[str, np.ndarray], meta: dict, compress: bool) -> None:
-    """Write through a temporary file in the same folder, synced, then renamed over `path`."""
+    atomic_write(path, lambda f: _write_npz(f, {**arrays, _META: np.array(json.dumps(meta))}, compress))
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], mode: int | None = None) -> None:
+    """write(f) into a temporary file in path's folder (created if needed), synced, then renamed
+    over `path`: a reader sees the whole file or none, and a failed or killed writer leaves only a
+    hidden .tmp file (removed on failure). mode: the new file's permissions (None: mkstemp's 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_npz(f, {**arrays, _META: np.array(json.dumps(meta))}, compress)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

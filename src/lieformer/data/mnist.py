@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import atomic_write
 from .cache import cache_dir as _cache_dir
 
 #: the four files and the SHA-256 of their uncompressed bytes
@@ -120,21 +121,7 @@ def _write_verified(directory: Path, name: str, data: bytes, origin: str) -> Non
     if got != FILES[name]:
         raise MnistChecksumError(f"MNIST file {name} from {origin} has SHA-256 {got}, expected {FILES[name]}: "
                                  f"corrupted or not the original file; nothing was cached")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, directory / name)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(directory / name, lambda f: f.write(data), mode=0o644)
 
 
 def _from_directory(folder: Path) -> Callable[[str], bytes]:
