@@ -32,6 +32,9 @@ class SetTransformer(nn.Module):
     in_channels counts the values only; space_dim the coordinates (2 for constellations).
     """
 
+    #: built with no group (tasks.base.network_call): it is the non-equivariant baseline
+    takes_group = False
+
     def __init__(self, in_channels: int, out_channels: int, space_dim: int = 2, dim: int = 128, heads: int = 4,
                  encoder_blocks: int = 4, seeds: int = 4, decoder_blocks: int = 4):
         super().__init__()

@@ -18,31 +18,37 @@ from ..models import LieResNet, LieTransformer, SetTransformer
 from ..models.baselines import HFC, HOGN
 from ..spaces import make_space
 
-NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer}
-NETWORKS.update({"HFC": HFC, "HOGN": HOGN})  # springs baselines: potentials V(q, features), no group
+NETWORKS = {"LieTransformer": LieTransformer, "LieResNet": LieResNet, "SetTransformer": SetTransformer,
+            "HFC": HFC, "HOGN": HOGN}  # the last two: springs baselines, potentials V(q, features), no group
 
 
 def network_call(name: str, in_channels: int, out_channels: int, group: str, args: dict | None):
     """(cls, positional, args) for NETWORKS[name](in_channels, out_channels, group, **args), checked
     without building anything: an unknown network, group or argument name is a ValueError naming
-    the model field. The Set Transformer and the networks whose class says takes_group = False
-    (the springs baselines) take no group."""
+    the model field. Networks whose class says takes_group = False (the Set Transformer, the
+    springs baselines) take no group."""
     if name not in NETWORKS:
         raise ValueError(f"model.network: unknown network {name!r}; choose one of {sorted(NETWORKS)}")
-    cls, args = NETWORKS[name], dict(args or {})
-    if name == "SetTransformer" or not getattr(cls, "takes_group", True):
+    cls = NETWORKS[name]
+    if not getattr(cls, "takes_group", True):
         positional = (in_channels, out_channels)
     else:
         try:
             positional = (in_channels, out_channels, make_space(group))
         except ValueError as err:
             raise ValueError(f"model.group: {err}") from None
-    signature = inspect.signature(cls)
+    return cls, positional, bound_arguments(name, cls, positional, args)
+
+
+def bound_arguments(name: str, cls: type, positional: tuple, args: dict | None) -> dict:
+    """args, once checked against cls's signature with `positional` before them: a mismatch is a
+    ValueError naming model.network_args and what cls takes."""
+    args, signature = dict(args or {}), inspect.signature(cls)
     try:
         signature.bind(*positional, **args)
     except TypeError as err:
         raise ValueError(f"model.network_args: {name}: {err}; it takes {signature}") from None
-    return cls, positional, args
+    return args
 
 
 def build_network(name: str, in_channels: int, out_channels: int, group: str, args: dict | None) -> nn.Module:

@@ -16,14 +16,13 @@ baselines FC and OGN).
 
 from __future__ import annotations
 
-import inspect
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchdiffeq import odeint
 
-from .base import PointSetTask, build_network
+from .base import PointSetTask, bound_arguments, build_network
 
 
 class DynamicsTask(PointSetTask):
@@ -136,11 +135,7 @@ class DirectDynamics(DynamicsTask):
             raise ValueError(f"model.network: unknown direct-dynamics network {network!r}; choose one of "
                              f"{sorted(DYNAMICS_NETWORKS)}")
         cls = DYNAMICS_NETWORKS[network]
-        try:
-            inspect.signature(cls).bind(in_channels, **(network_args or {}))
-        except TypeError as err:
-            raise ValueError(f"model.network_args: {network}: {err}; it takes {inspect.signature(cls)}") from None
-        self.net = cls(in_channels, **(network_args or {}))
+        self.net = cls(in_channels, **bound_arguments(network, cls, (in_channels,), network_args))
         self.step, self.eval_names = step, None if eval_names is None else tuple(eval_names)
 
     def vector_field(self, t: Tensor, z: Tensor, masses: Tensor, features: Tensor) -> Tensor:
