@@ -1,14 +1,15 @@
 """Train-mode forward+backward time and peak memory of LieResNet and LieTransformer at the
-RotMNIST and QM9 configurations of DESIGN.md §7, against the original LieConv's figures.
+RotMNIST and QM9 configurations of DESIGN.md §7.
 
     .venv/bin/python benchmarks/layers.py            # every configuration, median of 7
     .venv/bin/python benchmarks/layers.py --only rotmnist-T2 --repeats 3
 
 Each configuration runs in its own subprocess so that its peak RSS (ru_maxrss) is its own; the
-table prints seconds per step (median), the peak RSS of the whole process, and the ratios to the
-original LieConv numbers measured on the same machine kind (2 cores, torch 2.13 CPU), the step's
+table prints seconds per step (median), the peak RSS of the whole process, the step's
 floating-point work (torch's FlopCounterMode: matmuls, convolutions) and the time that work takes
 at this machine's large-matmul rate: a floor for any float32 implementation of the configuration.
+Ratios to the original LieConv come from benchmarks/original.py, which runs both side by side in
+one run (a ratio to figures measured on another day means little on a VM that moves by 2×).
 """
 
 from __future__ import annotations
@@ -26,26 +27,26 @@ from datetime import date
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-# name: (model, group, lift samples, model kwargs, data, original LieConv (s, GB) or None)
+# name: (model, group, lift samples, model kwargs, data)
 ROTMNIST = dict(k=128, num_layers=6, nbhd=25, fill=0.1, total_ds=0.1)
 QM9_T3 = dict(k=1536, num_layers=6, nbhd=100, fill=1.0)
 QM9_SE3 = dict(k=1536, num_layers=6, nbhd=25, fill=0.5)
 LT_ROTMNIST = dict(dim=128, num_layers=6, heads=8, nbhd=25, fill=0.5, kernel_dim=16)
 LT_QM9 = dict(dim=1504, num_layers=6, heads=8, nbhd=25, fill=0.5, kernel_dim=6)
 CONFIGS = {
-    "rotmnist-T2": ("LieResNet", "T(2)", 1, ROTMNIST, "rotmnist", (1.98, 2.2)),
-    "rotmnist-SE2": ("LieResNet", "SE2(alpha=0.2)", 1, ROTMNIST, "rotmnist", (2.08, 2.2)),
-    "rotmnist-SE2x2": ("LieResNet", "SE2(alpha=0.2)", 2, ROTMNIST, "rotmnist", (9.34, 4.7)),
-    "rotmnist-T2-ckpt": ("LieResNet", "T(2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist", (1.98, 2.2)),
-    "rotmnist-SE2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist", (2.08, 2.2)),
-    "rotmnist-SE2x2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 2, {**ROTMNIST, "checkpoint": True}, "rotmnist", (9.34, 4.7)),
-    "qm9-T3": ("LieResNet", "T(3)", 1, QM9_T3, "qm9", (0.75, 1.1)),
-    "qm9-SE3x4": ("LieResNet", "SE3(alpha=0.2)", 4, QM9_SE3, "qm9", (6.06, 3.0)),
-    "lt-rotmnist-T2": ("LieTransformer", "T(2)", 1, LT_ROTMNIST, "rotmnist", None),
-    "lt-rotmnist-SE2": ("LieTransformer", "SE2(alpha=0.2)", 1, LT_ROTMNIST, "rotmnist", None),
-    "lt-rotmnist-SE2-ckpt": ("LieTransformer", "SE2(alpha=0.2)", 1, {**LT_ROTMNIST, "checkpoint": True}, "rotmnist", None),
-    "lt-qm9-T3": ("LieTransformer", "T(3)", 1, LT_QM9, "qm9", None),
-    "lt-qm9-SE3x4": ("LieTransformer", "SE3(alpha=0.2)", 4, LT_QM9, "qm9", None),
+    "rotmnist-T2": ("LieResNet", "T(2)", 1, ROTMNIST, "rotmnist"),
+    "rotmnist-SE2": ("LieResNet", "SE2(alpha=0.2)", 1, ROTMNIST, "rotmnist"),
+    "rotmnist-SE2x2": ("LieResNet", "SE2(alpha=0.2)", 2, ROTMNIST, "rotmnist"),
+    "rotmnist-T2-ckpt": ("LieResNet", "T(2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist"),
+    "rotmnist-SE2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 1, {**ROTMNIST, "checkpoint": True}, "rotmnist"),
+    "rotmnist-SE2x2-ckpt": ("LieResNet", "SE2(alpha=0.2)", 2, {**ROTMNIST, "checkpoint": True}, "rotmnist"),
+    "qm9-T3": ("LieResNet", "T(3)", 1, QM9_T3, "qm9"),
+    "qm9-SE3x4": ("LieResNet", "SE3(alpha=0.2)", 4, QM9_SE3, "qm9"),
+    "lt-rotmnist-T2": ("LieTransformer", "T(2)", 1, LT_ROTMNIST, "rotmnist"),
+    "lt-rotmnist-SE2": ("LieTransformer", "SE2(alpha=0.2)", 1, LT_ROTMNIST, "rotmnist"),
+    "lt-rotmnist-SE2-ckpt": ("LieTransformer", "SE2(alpha=0.2)", 1, {**LT_ROTMNIST, "checkpoint": True}, "rotmnist"),
+    "lt-qm9-T3": ("LieTransformer", "T(3)", 1, LT_QM9, "qm9"),
+    "lt-qm9-SE3x4": ("LieTransformer", "SE3(alpha=0.2)", 4, LT_QM9, "qm9"),
 }
 
 
@@ -71,7 +72,7 @@ def run_one(name: str, repeats: int, threads: int) -> dict:
     from lieformer import LieResNet, LieTransformer
 
     torch.set_num_threads(threads)
-    model_name, group, samples, kwargs, data, _ = CONFIGS[name]
+    model_name, group, samples, kwargs, data = CONFIGS[name]
     coords, values, mask, outputs = rotmnist_batch() if data == "rotmnist" else qm9_batch()
     cls = {"LieResNet": LieResNet, "LieTransformer": LieTransformer}[model_name]
     torch.manual_seed(0)
@@ -119,9 +120,8 @@ def main() -> None:
     print(f"# {date.today()} · {platform.processor() or platform.machine()} · torch {torch.__version__} · "
           f"{args.threads} threads · median of {args.repeats}, train-mode forward+backward · "
           f"float32 matmul peak {rate / 1e9:.0f} GFLOP/s\n")
-    print("| configuration | model | group | lift samples | s/step | peak RSS MB | vs original time | vs original memory "
-          "| GFLOP/step | compute floor s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| configuration | model | group | lift samples | s/step | peak RSS MB | GFLOP/step | compute floor s |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in names:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--threads", str(args.threads)],
@@ -131,13 +131,8 @@ def main() -> None:
             print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} |")
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        model_name, group, samples, _, _, original = CONFIGS[name]
-        if original:
-            speed = f"{original[0] / r['seconds']:.1f}× faster"
-            memory = f"{r['peak_mb'] / (original[1] * 1024):.2f}×"
-        else:
-            speed = memory = "n/a"
-        print(f"| {name} | {model_name} | {group} | {samples} | {r['seconds']:.3f} | {r['peak_mb']:.0f} | {speed} | {memory} "
+        model_name, group, samples, _, _ = CONFIGS[name]
+        print(f"| {name} | {model_name} | {group} | {samples} | {r['seconds']:.3f} | {r['peak_mb']:.0f} "
               f"| {r['flops'] / 1e9:.1f} | {r['flops'] / rate:.3f} |", flush=True)
 
 

@@ -38,7 +38,7 @@ def timed(totals: dict, key: str, fn):
 
 
 def profile(name: str, steps: int) -> dict[str, float]:
-    model_name, group, samples, kwargs, data, _ = CONFIGS[name]
+    model_name, group, samples, kwargs, data = CONFIGS[name]
     if model_name != "LieResNet":
         raise SystemExit(f"stages.py times LieResNet configurations; {name} is a {model_name}")
     coords, values, mask, outputs = rotmnist_batch() if data == "rotmnist" else qm9_batch()
