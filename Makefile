@@ -28,6 +28,10 @@ bench: $(STAMP)   # every table of BENCHMARKS.md (about half an hour on 2 cores)
 	$(PY) benchmarks/scaling.py --points 1000 3000 10000 30000 100000 --model LieTransformer
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/stages.py
+	@# beside the original LieConv, only when a checkout is given: make bench LIECONV=../LieConv
+	@# [LIECONV_PYTHON=../venv-original/bin/python] (any interpreter with torch and numpy; BENCHMARKS.md §1)
+	@if [ -n "$(LIECONV)" ]; then $(PY) benchmarks/original.py --lieconv "$(LIECONV)" \
+		--python "$(or $(LIECONV_PYTHON),$(PY))"; else echo "bench: LIECONV unset, original LieConv not run"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
