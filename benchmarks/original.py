@@ -137,7 +137,10 @@ def run_side(python: str, pythonpath: str, side: str, spec: dict, data_file: str
     if proc.returncode or not lines:
         message = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         return {"error": message}
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    if not Path(result["package"]).resolve().is_relative_to(Path(pythonpath.split(os.pathsep)[0]).resolve()):
+        return {"error": f"{side} was imported from {result['package']}, not from {pythonpath}"}
+    return result
 
 
 def round_order(round_index: int) -> tuple[str, str]:

@@ -6,7 +6,8 @@
 
 Imports only the standard library, torch, and then the side's package (`lie_conv` or `lieformer`,
 never both): the original's environment needs nothing of lieformer. Prints one JSON line:
-{"seconds": median step, "times": [each step], "peak_mb": ru_maxrss in MiB, "torch": version}.
+{"seconds": median step, "times": [each step], "peak_mb": ru_maxrss in MiB, "torch": version,
+"package": the file lie_conv or lieformer was imported from}.
 
 The batch file (torch.save, written by original.py) holds the point sets (coords (B, N, d),
 values (B, N, c), mask (B, N)) and, for RotMNIST, the same values as images (B, 1, 28, 28),
@@ -84,7 +85,8 @@ def measure(side: str, spec: dict, batch: dict, repeats: int, threads: int) -> d
             times.append(time.perf_counter() - start)
     if side == "original" and "lieformer" in sys.modules:
         raise SystemExit("step_timer: the original's process imported lieformer")
-    return {"seconds": statistics.median(times), "times": times, "torch": torch.__version__,
+    package = sys.modules["lie_conv" if side == "original" else "lieformer"].__file__
+    return {"seconds": statistics.median(times), "times": times, "torch": torch.__version__, "package": package,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

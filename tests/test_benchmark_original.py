@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -87,6 +88,19 @@ def test_lieformer_child_times_the_requested_steps(tiny_batch):
     assert len(result["times"]) == 3  # the warm-up step is not among them
     assert result["seconds"] == statistics.median(result["times"])
     assert result["peak_mb"] > 50  # ru_maxrss (KiB on Linux) in MiB: a process with torch loaded
+    assert Path(result["package"]).parent == SRC / "lieformer"
+
+
+def test_a_child_that_imports_its_package_from_elsewhere_is_an_error(tmp_path, tiny_batch):
+    """--lieformer-src names a tree without the package, and the child finds another one (here
+    later on its path; an installed lieformer would do the same)."""
+    (tmp_path / "src").mkdir()
+    spec = {"model": "LieResNet", "group": "T(2)", "lift_samples": 1,
+            "kwargs": {"k": 8, "num_layers": 1, "nbhd": 4, "fill": 0.5}}
+    pythonpath = f"{tmp_path / 'src'}{os.pathsep}{SRC}"
+    result = original.run_side(sys.executable, pythonpath, "lieformer", spec, tiny_batch, repeats=1, threads=1)
+    assert result["error"].startswith("lieformer was imported from ")
+    assert result["error"].endswith(f"not from {pythonpath}")
 
 
 FAKE_LIE_CONV = {
