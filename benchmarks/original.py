@@ -16,7 +16,10 @@ masked_batchnorm.py) import only torch and numpy. So clone it and give it a plai
     python -m venv venv-original && venv-original/bin/pip install torch==2.13.0 numpy
 
 and pass `--lieconv LieConv --python venv-original/bin/python` (the checkout goes on that
-interpreter's PYTHONPATH; no patch, no environment variable needed with torch 2.13).
+interpreter's PYTHONPATH). Any interpreter with torch and numpy will do, lieformer's own .venv
+included. With torch 2.13 the original runs unpatched, no environment variable needed (it warns
+about torch.meshgrid's indexing argument and, with -W default, invalid escape sequences).
+`make bench LIECONV=../LieConv LIECONV_PYTHON=../venv-original/bin/python` runs this script too.
 
 What is measured. Configurations, batches and lieformer's settings are layers.py's
 (rotmnist-T2, rotmnist-SE2, rotmnist-SE2x2, qm9-T3, qm9-SE3x4). The original is built from its
@@ -26,7 +29,9 @@ same 25 images (the points' values put back on the 28×28 pixel grid); QM9 as ex
 train_molec.py builds MolecLieResNet (which imports the trainer library, so its base class is
 used directly): `LieResNet(chin=15, num_outputs=1, ds_frac=1, k=1536, num_layers=6, bn=True,
 act="swish", mean=True, group=T(3) | SE3(0.2), nbhd=100 | 25, fill=1 | 0.5, liftsamples=1 | 4)`
-on the same coordinates, features and mask. The original is measured as it runs in training:
+(train_molec.py's net_config with the README's QM9 commands' group, fill, nbhd and liftsamples)
+on the same coordinates, features and mask (MolecLieResNet's featurisation and random-rotation
+augmentation, done under no_grad before the network, are left out). The original is measured as it runs in training:
 ImgLieResnet lifts the first batch once and caches the lift and its FPS indices (cache=True),
 so from the second step on it skips lifting and farthest-point sampling, which lieformer redoes
 at every step (the warm-up step fills that cache).
@@ -184,6 +189,17 @@ TABLE_HEAD = ("| configuration | original s/step | original peak RSS MB | liefor
               "|---|---|---|---|---|---|---|---|")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def git_commit(tree: Path) -> str:
     """The tree's short commit, "+changes" when its tracked files differ from it."""
     head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True)
@@ -215,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.only or COMPARED
     pythonpath = {"original": str(lieconv), "lieformer": str(lieformer_src)}
     python = {"original": args.python, "lieformer": sys.executable}
-    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.node()} ({platform.machine()}, "
+    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.node()} ({cpu_name()}, "
           f"{os.cpu_count()} cores) · torch {torch.__version__} · {args.threads} threads · "
           f"median of {args.repeats} steps, {args.rounds} rounds · train-mode forward+backward\n"
           f"# original: {lieconv} at {original_commit}, {args.python} (torch {original_torch}); "
