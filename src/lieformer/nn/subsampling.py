@@ -135,6 +135,8 @@ def _native_greedy(library, positions: Tensor, mask: Tensor, current: Tensor, or
     runs the loop), so the choices are the loop's. → chosen (B, M)."""
     B, L = mask.shape
     positions = positions.contiguous()
+    if not bool(torch.isfinite(positions).all()):  # NaN / inf coordinates: the loop's NaN semantics
+        return None
     probes = sorted({(0, int(current[0])), (B - 1, int(current[B - 1])), (B // 2, L // 2)})
     fused = _matching_variant(library, positions, probes)
     if fused is None:

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 _SOURCE = Path(__file__).with_name("fps.cpp")
-_NAME = "lieformer_fps_v4"  # bump with any change of the C ABI below
+_NAME = "lieformer_fps_v6"  # bump with any change of the C ABI below
 _library: ctypes.CDLL | None = None
 _failed = False
 
@@ -39,7 +39,7 @@ def _build() -> ctypes.CDLL:
     for fn in (lib.lieformer_distance_row_float, lib.lieformer_distance_row_double):
         fn.argtypes = [ctypes.c_void_p] + [ctypes.c_int64] * 3 + [ctypes.c_int, ctypes.c_void_p]
         fn.restype = None
-    if lib.lieformer_fps_abi_version() != 3:
+    if lib.lieformer_fps_abi_version() != 5:
         raise RuntimeError("stale build of the FPS kernel")
     return lib
 
