@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/stages.py                      # RotMNIST T(2) and SE2
     .venv/bin/python benchmarks/stages.py --only qm9-T3 --steps 3
+    .venv/bin/python benchmarks/stages.py --native both      # native FPS on / off, alternating steps
 
 Stages are timed by wrapping the functions LieConv calls (wall clock, forward only; the kernel
 stage includes its own gathers). Configurations and data are those of layers.py.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
+import os
 import statistics
 import time
 from datetime import date
@@ -37,7 +39,9 @@ def timed(totals: dict, key: str, fn):
     return wrapper
 
 
-def profile(name: str, steps: int) -> dict[str, float]:
+def profile(name: str, steps: int, modes: tuple[str, ...] = ("default",)) -> dict[str, dict[str, float]]:
+    """Stage times per mode; with several modes ("on" / "off": LIEFORMER_NATIVE) the steps
+    alternate between them in one process, so both see the same machine."""
     model_name, group, samples, kwargs, data = CONFIGS[name]
     if model_name != "LieResNet":
         raise SystemExit(f"stages.py times LieResNet configurations; {name} is a {model_name}")
@@ -53,8 +57,11 @@ def profile(name: str, steps: int) -> dict[str, float]:
         torch.manual_seed(0)
         model = LieResNet(values.shape[-1], outputs, group, lift_samples=samples, **kwargs).train()
         gen = torch.Generator().manual_seed(0)
-        runs = []
-        for i in range(steps + 1):  # one warm-up step
+        runs = {mode: [] for mode in modes}
+        for i in range((steps + 1) * len(modes)):  # one warm-up step per mode
+            mode = modes[i % len(modes)]
+            if mode != "default":
+                os.environ["LIEFORMER_NATIVE"] = "1" if mode == "on" else "0"
             totals.clear()
             start = time.perf_counter()
             out = model(coords, values, mask, generator=gen)
@@ -67,14 +74,17 @@ def profile(name: str, steps: int) -> dict[str, float]:
             row["rest"] = forward - sum(row.values())
             row["backward"] = end - middle
             row["step"] = end - start
-            if i:
-                runs.append(row)
+            if i >= len(modes):
+                runs[mode].append(row)
     finally:
         for f in patches:
             setattr(lieconv, f, originals[f])
         lieconv.LieConv.aggregate = original_aggregate
-    best = min(runs, key=lambda r: r["step"])  # the least-disturbed step, its stages consistent
-    return {**best, "median step": statistics.median(r["step"] for r in runs)}
+    result = {}
+    for mode, rows in runs.items():
+        best = min(rows, key=lambda r: r["step"])  # the least-disturbed step, its stages consistent
+        result[mode] = {**best, "median step": statistics.median(r["step"] for r in rows)}
+    return result
 
 
 def main() -> None:
@@ -82,9 +92,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["rotmnist-T2", "rotmnist-SE2"], choices=sorted(CONFIGS))
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--native", choices=["default", "on", "off", "both"], default="default",
+                        help="native FPS (LIEFORMER_NATIVE): as set, on, off, or both in alternating steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {name: profile(name, args.steps) for name in args.only}
+    modes = ("on", "off") if args.native == "both" else (args.native,)
+    results = {}
+    for name in args.only:
+        for mode, r in profile(name, args.steps, modes).items():
+            results[name if mode == "default" else f"{name} (native FPS {mode})"] = r
     print(f"# {date.today()} · torch {torch.__version__} · {args.threads} threads · the fastest of {args.steps} "
           "steps, seconds\n")
     print("| stage | " + " | ".join(results) + " |")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..groups.base import euclidean_distance
 from ..randomness import draw_seed, uniform
 from ..spaces.base import HomogeneousSpace, Lifted
+from .native import fps_library
 
 
 def subsample_counts(mask: Tensor, fraction: float) -> Tensor:
@@ -46,8 +48,12 @@ def farthest_point_subsample(
 
     Row b keeps m_b = round(fraction · its valid points) (M = max m_b; slots past m_b are masked
     and repeat the first choice). The start is the valid point of largest counter-based noise, so
-    padding and transformed inputs give the same choice. Each step is one vectorised distance
-    from the newest point to all L points (O(M·L) work, O(L) memory).
+    padding and transformed inputs give the same choice. Each greedy step adds the point farthest
+    from the chosen ones (distances rounded to tie_tolerance of the set's extent, exact ties
+    ordered by counter-based noise), O(M·L) work and O(L) memory. On the CPU, spaces whose distance
+    is the Euclidean distance of their positions (space.distance_is_position_norm: T(n),
+    Trivial) run the steps in C++ (lieformer.nn.native; LIEFORMER_NATIVE=0 turns it off); the
+    others run a PyTorch loop, each step one vectorised space.distance from the newest point.
     """
     B, L = lifted.mask.shape
     counts = subsample_counts(lifted.mask, fraction)
@@ -57,12 +63,35 @@ def farthest_point_subsample(
     seed = draw_seed(generator)
     start_score = uniform(seed, rows[:, None], torch.arange(L, device=device)[None], dtype=torch.float64)
     current = torch.where(lifted.mask, start_score, -1.0).argmax(-1)
-    nearest = torch.full((B, L), torch.inf, dtype=torch.float64, device=device)  # distance to the chosen set
     # exact ties (grids, symmetric lifts) differ in the last bits after a transformation: distances
     # are compared after rounding, then ordered by counter-based noise (the same for both inputs);
     # -1e300 marks chosen points (picked again only once a row has no other), -inf padding
     order = torch.where(lifted.mask, 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None],
                                                    dtype=torch.float64), -torch.inf)
+    native = (device.type == "cpu" and M > 0 and space.distance_is_position_norm
+              and lifted.elements.dtype in (torch.float32, torch.float64))
+    library = fps_library() if native else None
+    chosen = None
+    if library is not None:
+        positions = space.positions(lifted.elements, lifted.orbits)
+        chosen = _native_greedy(library, positions, lifted.mask, current, order, M, tie_tolerance)
+    if chosen is None:
+        chosen = _greedy_loop(space, lifted, current, order, M, tie_tolerance)
+    slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
+    chosen = torch.where(slot_mask, chosen, chosen[:, :1])
+    return chosen, slot_mask
+
+
+@torch.no_grad()
+def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, current: Tensor, order: Tensor, M: int,
+                 tie_tolerance: float) -> Tensor:
+    """The greedy steps in PyTorch (the reference, and the path off the CPU or for large sets):
+    each step one distance from the newest point to all L points. → chosen (B, M)."""
+    B, L = lifted.mask.shape
+    device = lifted.mask.device
+    rows = torch.arange(B, device=device)
+    order = order.clone()
+    nearest = torch.full((B, L), torch.inf, dtype=torch.float64, device=device)  # distance to the chosen set
     chosen = torch.empty(B, M, dtype=torch.long, device=device)
     scale = None
     for i in range(M):  # greedy: each step is one vectorised distance, newest point → all L points
@@ -76,6 +105,46 @@ def farthest_point_subsample(
         nearest = torch.minimum(nearest, d)
         order[rows, current] = -1e300
         current = (torch.floor(nearest / scale) + order).argmax(-1)
-    slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
-    chosen = torch.where(slot_mask, chosen, chosen[:, :1])
-    return chosen, slot_mask
+    return chosen
+
+
+def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]]) -> int | None:
+    """Which of the kernel's distance formulas (0: plain, 1: fused multiply-add) gives, on these
+    points, the rows euclidean_distance (torch.cdist) gives, bit for bit; None if neither.
+    A different rounding shows on a large fraction of the pairs, so a few rows decide it."""
+    row_fn = library.lieformer_distance_row_float if positions.dtype == torch.float32 else library.lieformer_distance_row_double
+    L, D = positions.shape[1], positions.shape[2]
+    for fused in (0, 1):
+        same = True
+        for b, a in probes:
+            ref = euclidean_distance(positions[b : b + 1, a : a + 1], positions[b : b + 1])[0, 0]
+            row = torch.empty(L, dtype=positions.dtype)
+            row_fn(positions[b].data_ptr(), L, D, a, fused, row.data_ptr())
+            same = same and torch.equal(row, ref)
+        if same:
+            return fused
+    return None
+
+
+@torch.no_grad()
+def _native_greedy(library, positions: Tensor, mask: Tensor, current: Tensor, order: Tensor, M: int,
+                   tie_tolerance: float) -> Tensor | None:
+    """The same greedy steps in C++ (native/fps.cpp) for a space whose distance is the Euclidean
+    distance of its positions (B, L, D): each step's row ‖p_current − p_j‖ is computed there as
+    torch.cdist computes it, bit for bit (checked on rows of these points, else None: the caller
+    runs the loop), so the choices are the loop's. → chosen (B, M)."""
+    B, L = mask.shape
+    positions = positions.contiguous()
+    if not bool(torch.isfinite(positions).all()):  # NaN / inf coordinates: the loop's NaN semantics
+        return None
+    probes = sorted({(0, int(current[0])), (B - 1, int(current[B - 1])), (B // 2, L // 2)})
+    fused = _matching_variant(library, positions, probes)
+    if fused is None:
+        return None
+    kernel = library.lieformer_fps_float if positions.dtype == torch.float32 else library.lieformer_fps_double
+    chosen = torch.empty(B, M, dtype=torch.long)
+    order, current = order.contiguous(), current.contiguous()
+    valid = mask.to(torch.uint8).contiguous()
+    kernel(positions.data_ptr(), positions.shape[-1], fused, order.data_ptr(), current.data_ptr(), valid.data_ptr(),
+           B, L, M, float(tie_tolerance), chosen.data_ptr())
+    return chosen

@@ -100,6 +100,8 @@ class HomogeneousSpace(ABC):
     trivial_stabilizer: bool = False
     #: w > 0 when distance(u_a, u_b) ≥ w·‖positions(u_a) − positions(u_b)‖ (grid-pruned searches)
     position_weight: float = 0.0
+    #: distance(u_a, u_b) is exactly euclidean_distance(positions(u_a), positions(u_b)) (native FPS)
+    distance_is_position_norm: bool = False
     #: coordinate axes the group translates along: centre() subtracts the set's mean on them
     translation_axes: tuple[int, ...] = ()
     #: uniforms per stabilizer draw (stabilizer_from_uniform); 0 for trivial stabilizers

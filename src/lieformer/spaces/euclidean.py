@@ -45,6 +45,7 @@ class EuclideanSpace(HomogeneousSpace):
         self.stabilizer_uniforms = 0 if rotations is None else rotations.haar_uniforms
         # distance ≥ (1 − α)·‖t_a − t_b‖ (= ‖t_a − t_b‖ for translations alone)
         self.position_weight = 1.0 if rotations is None else 1.0 - group.alpha
+        self.distance_is_position_norm = rotations is None and type(self).distance is EuclideanSpace.distance
 
     @property
     def has_frames(self) -> bool:

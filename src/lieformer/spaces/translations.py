@@ -48,6 +48,7 @@ class PointSpace(HomogeneousSpace):
 
     trivial_stabilizer = True
     position_weight = 1.0
+    distance_is_position_norm = True
 
     def __init__(self, group):
         super().__init__(group)
