@@ -202,8 +202,8 @@ def test_attention_matches_plain_reference(content, location, combination, norma
 @pytest.mark.parametrize("content,location,combination,normalisation", ATTENTION_VARIANTS)
 def test_blocked_attention_equals_the_plain_path(content, location, combination, normalisation):
     """Blocks of queries (recomputed in the backward pass; the dot-product + location-MLP
-    variants through the hand-written backward) give the plain computation's output and the
-    same gradients for the values and every parameter, with blocks that split the queries
+    variants through the hand-written backward, and through the native kernel where it builds)
+    give the plain computation's output and the same gradients for the values and every parameter, with blocks that split the queries
     unevenly, a query with no valid pair and a padding query."""
     att = make_attention(content, location, combination, normalisation, seed=ATTENTION_VARIANTS.index(
         (content, location, combination, normalisation)))
@@ -211,8 +211,9 @@ def test_blocked_attention_equals_the_plain_path(content, location, combination,
     values.requires_grad_(True)
     grad = torch.randn(values.shape, generator=torch.Generator().manual_seed(9), dtype=F64)
     results = []
-    for block_pairs in (0, 3, 7):  # all at once; one query a block; two queries a block, 14 = 7·2 queries
-        att.block_pairs = block_pairs
+    # all at once; one query a block; two queries a block (14 = 7·2 queries); the native kernel
+    for block_pairs, native in ((0, False), (3, False), (7, False), (7, True)):
+        att.block_pairs, att.native = block_pairs, native
         out = att(values, pairs, idx, mask)
         results.append((out, torch.autograd.grad(out, [values, *att.parameters()], grad)))
         with torch.no_grad():

@@ -103,6 +103,7 @@ class LieSelfAttention(nn.Module):
             raise ValueError(f"LieSelfAttention: block_pairs must be >= 0 (0: all pairs at once), got {block_pairs}")
         self.heads, self.head_dim = heads, dim // heads
         self.block_pairs = int(block_pairs)
+        self.native = True  # the fused C++ kernel where it applies (False: the PyTorch blocks)
         self.content = _choice("content", content, CONTENTS)
         self.location = _choice("location", location, LOCATIONS)
         self.combination = _choice("combination", combination, COMBINATIONS)
@@ -198,7 +199,7 @@ class LieSelfAttention(nn.Module):
         B, L, C = values.shape
         K = idx.shape[-1]
         own, nb, v = self.rows(values)
-        out = blocked_attention(self, own, nb, v, pairs.reshape(B * L, K, -1), flat_rows(idx, L), mask.reshape(B * L, K))
+        out = blocked_attention(self, own, nb, v, pairs.reshape(B * L, K, -1), flat_rows(idx, L), mask.reshape(B * L, K), L)
         return self.to_out(out.reshape(B, L, C))
 
 

@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .native import attention as native
+
 #: pairs per block: 4096 pairs × 8 heads × 16 = 2 MB per per-pair, per-head activation tensor
 DEFAULT_BLOCK_PAIRS = 4096
 
@@ -44,20 +46,47 @@ def _fused_variant(att) -> bool:
     return att.content == "dot-product" and att.location == "mlp" and att.combination == "sum"
 
 
-def blocked_attention(att, own: Tensor, nb: Tensor, v: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor) -> Tensor:
+def blocked_attention(att, own: Tensor, nb: Tensor, v: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor,
+                      rows_per_sample: int) -> Tensor:
     """Σ_j w_ij^h v_j^h (R, H, d) for R queries: own, nb (R, H, a), v (R, H, d) per-point rows,
-    pairs (R, K, P), idx (R, K) rows of the neighbours, mask (R, K) valid pairs."""
+    pairs (R, K, P), idx (R, K) rows of the neighbours, mask (R, K) valid pairs; the rows are
+    samples of `rows_per_sample` points, and a query's neighbours lie in its own sample."""
     R, K = idx.shape
     per_block = max(1, att.block_pairs // max(K, 1))
-    if att.block_pairs == 0 or R <= per_block or pairs.requires_grad:
+    if att.block_pairs == 0 or pairs.requires_grad:
         return att.pair_outputs(own, nb[idx], v[idx], pairs, mask)
     params = [p for p in att.pair_parameters() if p.requires_grad]
-    if not torch.is_grad_enabled() or not any(t.requires_grad for t in (own, nb, v, *params)):
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (own, nb, v, *params))
+    if _fused_variant(att) and att.native and native.supported(own, nb, v, pairs, *_fused_parameters(att)):
+        if not grad:
+            with torch.no_grad():
+                return native.forward(att, own, nb, v, pairs, idx, mask, _fused_parameters(att), rows_per_sample)
+        return _NativeAttention.apply(att, rows_per_sample, own, nb, v, pairs, idx, mask, *_fused_parameters(att))
+    if R <= per_block:
+        return att.pair_outputs(own, nb[idx], v[idx], pairs, mask)
+    if not grad:
         with torch.no_grad():
             return _forward_blocks(att, own, nb, v, pairs, idx, mask, per_block)
     if _fused_variant(att):
         return _FusedAttention.apply(att, per_block, own, nb, v, pairs, idx, mask, *_fused_parameters(att))
     return _BlockedAttention.apply(att, per_block, own, nb, v, pairs, idx, mask, *params)
+
+
+class _NativeAttention(torch.autograd.Function):
+    """The fused kernel of native/attention.cpp: one pass per query, forward and backward."""
+
+    @staticmethod
+    def forward(ctx, att, rows_per_sample, own, nb, v, pairs, idx, mask, *params):
+        ctx.att, ctx.rows_per_sample = att, rows_per_sample
+        ctx.save_for_backward(own, nb, v, pairs, idx, mask, *params)
+        return native.forward(att, own, nb, v, pairs, idx, mask, params, rows_per_sample)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        own, nb, v, pairs, idx, mask, *params = ctx.saved_tensors
+        grads = native.backward(ctx.att, own, nb, v, pairs, idx, mask, params, ctx.rows_per_sample, grad)
+        return (None, None, *grads[:3], None, None, None, *grads[3:])
 
 
 def _forward_blocks(att, own, nb, v, pairs, idx, mask, per_block: int) -> Tensor:

@@ -1,0 +1,46 @@
+"""Native (C++) kernels, JIT-compiled on first use with torch.utils.cpp_extension into torch's
+extension cache and called through ctypes; every one has a pure-PyTorch fallback that the tests
+compare it with.
+
+LIEFORMER_NATIVE=0 forces the fallbacks. Without a compiler (or ninja), or when the build fails,
+the fallbacks run after one warning. The sources include no torch header: a build takes seconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import warnings
+from pathlib import Path
+from typing import Callable
+
+_libraries: dict[str, ctypes.CDLL | None] = {}
+
+
+def native_enabled() -> bool:
+    """False when LIEFORMER_NATIVE is 0 / false / no / off (the fallbacks then always run)."""
+    return os.environ.get("LIEFORMER_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def load_library(name: str, source: str, setup: Callable[[ctypes.CDLL], None], flags: tuple[str, ...] = ()) -> ctypes.CDLL | None:
+    """The compiled `source` (a file beside this module) as a ctypes library, or None: disabled by
+    LIEFORMER_NATIVE=0, or the build failed (one warning, then None for the rest of the process).
+    `setup` declares the argument types and checks the ABI version; `name` names the build."""
+    if not native_enabled():
+        return None
+    if name not in _libraries:
+        try:
+            from torch.utils import cpp_extension
+
+            path = cpp_extension.load(name=name, sources=[str(Path(__file__).with_name(source))],
+                                      extra_cflags=["-O3", "-std=c++17", *flags], extra_ldflags=["-pthread"],
+                                      is_python_module=False, verbose=False)
+            lib = ctypes.CDLL(path)
+            setup(lib)
+            _libraries[name] = lib
+        except Exception as err:  # no compiler, no ninja, a failed build: fall back, once, loudly
+            _libraries[name] = None
+            message = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+            warnings.warn(f"lieformer: the native kernel {source} could not be built ({type(err).__name__}: {message}); "
+                          "using the PyTorch fallback (set LIEFORMER_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
+    return _libraries[name]
