@@ -53,14 +53,83 @@ struct Problem {
 // Per-thread scratch for one query: the MLP activations of its K pairs and their logits/weights.
 template <typename T>
 struct Scratch {
-  std::vector<T> z1, g1, s1, z2, g2, s2, logit, w, gw;  // g = sigmoid(z)
+  std::vector<T> z1, g1, s1, z2, g2, s2, logit, w, gw, lt;  // g = sigmoid(z); lt: the valid pairs' features
   std::vector<int64_t> valid;
   explicit Scratch(const Problem<T>& p) {
     const int64_t n = p.K * p.H * p.KD;
     z1.resize(n); g1.resize(n); s1.resize(n); z2.resize(n); g2.resize(n); s2.resize(n);
-    logit.resize(p.K * p.H); w.resize(p.K * p.H); gw.resize(p.K * p.H); valid.resize(p.K);
+    logit.resize(p.K * p.H); w.resize(p.K * p.H); gw.resize(p.K * p.H); valid.resize(p.K); lt.resize(p.K * p.P);
   }
 };
+
+// A row of N values held in registers (GCC/Clang vector extension; N a power of two).
+template <typename T, int N>
+struct Row {
+  typedef T V __attribute__((vector_size(N * sizeof(T))));
+  static V load(const T* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  static void store(T* p, V v) { std::memcpy(p, &v, sizeof v); }
+  static T sum(V v) { T s = 0; for (int i = 0; i < N; ++i) s += v[i]; return s; }
+};
+
+constexpr bool power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+// z[0:N] = bias[0:N] + sum_{a<n} x[a] W[a*stride + 0:N] (bias may be null). N, the width, is a
+// compile-time power of two (the row stays in registers, four independent accumulators: one would
+// chain every multiply-add on the last one's latency), or 0: the run-time width n_out.
+template <typename T, int N>
+inline void affine_row(const T* __restrict x, int64_t n, const T* __restrict W, int64_t stride, const T* __restrict bias,
+                       T* __restrict z, int64_t n_out, int64_t x_stride = 1) {
+  if constexpr (power_of_two(N)) {
+    using R = Row<T, N>;
+    typename R::V a0 = bias ? R::load(bias) : typename R::V{}, a1{}, a2{}, a3{};
+    int64_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+      const T* w = W + a * stride;
+      const T* xa = x + a * x_stride;
+      a0 += xa[0] * R::load(w);
+      a1 += xa[x_stride] * R::load(w + stride);
+      a2 += xa[2 * x_stride] * R::load(w + 2 * stride);
+      a3 += xa[3 * x_stride] * R::load(w + 3 * stride);
+    }
+    for (; a < n; ++a) a0 += x[a * x_stride] * R::load(W + a * stride);
+    R::store(z, (a0 + a1) + (a2 + a3));
+  } else {
+    for (int64_t b = 0; b < n_out; ++b) z[b] = bias ? bias[b] : T(0);
+    for (int64_t a = 0; a < n; ++a) {
+      const T xa = x[a * x_stride];
+      const T* wa = W + a * stride;
+#pragma omp simd
+      for (int64_t b = 0; b < n_out; ++b) z[b] += xa * wa[b];
+    }
+  }
+}
+
+// acc[0:N] += sum_{t<n} x[t*x_stride] Y[t*y_stride + 0:N]: a weight gradient's outer products
+// summed over the pairs of one query in registers, then added once.
+template <typename T, int N>
+inline void accumulate_row(const T* __restrict x, int64_t x_stride, const T* __restrict Y, int64_t y_stride, int64_t n,
+                           T* __restrict acc, int64_t n_out) {
+  T tmp[N > 0 ? N : 1];
+  T* out = N > 0 ? tmp : nullptr;
+  std::vector<T> heap;
+  if (N == 0) { heap.resize(n_out); out = heap.data(); }
+  affine_row<T, N>(x, n, Y, y_stride, nullptr, out, n_out, x_stride);
+  for (int64_t b = 0; b < n_out; ++b) acc[b] += out[b];
+}
+
+// sum_b x[b] y[b] over N (compile-time power of two) or n values.
+template <typename T, int N>
+inline T dot(const T* __restrict x, const T* __restrict y, int64_t n) {
+  if constexpr (power_of_two(N)) {
+    using R = Row<T, N>;
+    return R::sum(R::load(x) * R::load(y));
+  } else {
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t b = 0; b < n; ++b) acc += x[b] * y[b];
+    return acc;
+  }
+}
 
 // The logits and weights of query q; fills the scratch, returns the number of valid neighbours.
 template <typename T, int KDc>
@@ -73,34 +142,17 @@ int64_t query_weights(const Problem<T>& p, int64_t q, Scratch<T>& s) {
   for (int64_t t = 0; t < n; ++t) {
     const int64_t kk = s.valid[t], j = p.idx[q * K + kk];
     const T* l = p.pairs + (q * K + kk) * p.P;
+    for (int64_t a = 0; a < p.P; ++a) s.lt[t * p.P + a] = l[a];
     T* __restrict z1 = &s.z1[t * HK]; T* __restrict g1 = &s.g1[t * HK]; T* __restrict s1 = &s.s1[t * HK];
     T* __restrict z2 = &s.z2[t * HK]; T* __restrict g2 = &s.g2[t * HK]; T* __restrict s2 = &s.s2[t * HK];
-    for (int64_t c = 0; c < HK; ++c) z1[c] = p.b_in[c];
-    for (int64_t a = 0; a < p.P; ++a) {
-      const T la = l[a];
-      const T* __restrict wa = p.w_in_t + a * HK;
-#pragma omp simd
-      for (int64_t c = 0; c < HK; ++c) z1[c] += wa[c] * la;
-    }
+    for (int64_t h = 0; h < H; ++h) affine_row<T, KDc>(l, p.P, p.w_in_t + h * KD, HK, p.b_in + h * KD, z1 + h * KD, KD);
 #pragma omp simd
     for (int64_t c = 0; c < HK; ++c) { g1[c] = sigmoid(z1[c]); s1[c] = z1[c] * g1[c]; }
-    for (int64_t h = 0; h < H; ++h) {
-      T* __restrict z2h = z2 + h * KD;
-      const T* __restrict s1h = s1 + h * KD;
-      const T* __restrict w2h = p.w2 + h * KD * KD;
-      for (int64_t b = 0; b < KD; ++b) z2h[b] = p.b2[h * KD + b];
-      for (int64_t a = 0; a < KD; ++a) {
-        const T sa = s1h[a];
-#pragma omp simd
-        for (int64_t b = 0; b < KD; ++b) z2h[b] += sa * w2h[a * KD + b];
-      }
-    }
+    for (int64_t h = 0; h < H; ++h) affine_row<T, KDc>(s1 + h * KD, KD, p.w2 + h * KD * KD, KD, p.b2 + h * KD, z2 + h * KD, KD);
 #pragma omp simd
     for (int64_t c = 0; c < HK; ++c) { g2[c] = sigmoid(z2[c]); s2[c] = z2[c] * g2[c]; }
     for (int64_t h = 0; h < H; ++h) {
-      T loc = p.b3[h];
-#pragma omp simd reduction(+ : loc)
-      for (int64_t b = 0; b < KD; ++b) loc += s2[h * KD + b] * p.w3[h * KD + b];
+      const T loc = p.b3[h] + dot<T, KDc>(s2 + h * KD, p.w3 + h * KD, KD);
       T con = 0;
       const T* __restrict oi = p.own + (q * H + h) * p.E;
       const T* __restrict nj = p.nb + (j * H + h) * p.E;
@@ -158,7 +210,6 @@ void backward_rows(const Problem<T>& p, const T* grad, int64_t q0, int64_t q1, G
   Scratch<T> s(p);
   const int64_t KD = KDc ? KDc : p.KD;
   const int64_t H = p.H, D = p.D, E = p.E, HK = H * KD;
-  std::vector<T> gz2(HK), gz1(HK), ge(H);
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t n = query_weights<T, KDc>(p, q, s);
     const T* go = grad + q * H * D;
@@ -185,11 +236,11 @@ void backward_rows(const Problem<T>& p, const T* grad, int64_t q0, int64_t q1, G
         for (int64_t t = 0; t < n; ++t) s.gw[t * H + h] /= T(n);
       }
     }  // s.gw now holds the logits' gradient
+    // content <own_i, nb_j> scale, and the location MLP's output layer, pair by pair
     for (int64_t t = 0; t < n; ++t) {
-      const int64_t kk = s.valid[t], j = p.idx[q * p.K + kk];
-      const T* l = p.pairs + (q * p.K + kk) * p.P;
-      const T* g1 = &s.g1[t * HK]; const T* z1 = &s.z1[t * HK]; const T* s1 = &s.s1[t * HK];
-      const T* g2 = &s.g2[t * HK]; const T* z2 = &s.z2[t * HK]; const T* s2 = &s.s2[t * HK];
+      const int64_t j = p.idx[q * p.K + s.valid[t]];
+      T* __restrict g2 = &s.g2[t * HK];  // becomes g_z2
+      const T* __restrict z2 = &s.z2[t * HK];
       for (int64_t h = 0; h < H; ++h) {
         const T gl = s.gw[t * H + h], gc = gl * p.scale;
         const T* __restrict oi = p.own + (q * H + h) * E;
@@ -200,44 +251,43 @@ void backward_rows(const Problem<T>& p, const T* grad, int64_t q0, int64_t q1, G
         for (int64_t e = 0; e < E; ++e) { goi[e] += gc * nj[e]; gnj[e] += gc * oi[e]; }  // distinct tables
         g.b3[h] += gl;
 #pragma omp simd
-        for (int64_t b = 0; b < KD; ++b) {
+        for (int64_t b = 0; b < KD; ++b) {  // swish'(z) = sigmoid(z) (1 + z (1 - sigmoid(z)))
           const int64_t c = h * KD + b;
-          g.w3[c] += gl * s2[c];
-          // swish'(z) = sigmoid(z) (1 + z (1 - sigmoid(z)))
-          gz2[c] = gl * p.w3[c] * g2[c] * (T(1) + z2[c] * (T(1) - g2[c]));
-          g.b2[c] += gz2[c];
+          g2[c] = gl * p.w3[c] * g2[c] * (T(1) + z2[c] * (T(1) - g2[c]));
         }
-        const T* __restrict w2th = p.w2t + h * KD * KD;
-        T* __restrict gw2h = g.w2.data() + h * KD * KD;
-        const T* __restrict gz2h = gz2.data() + h * KD;
-        T* __restrict gs1h = gz1.data() + h * KD;
-        for (int64_t a = 0; a < KD; ++a) {
-          const T sa = s1[h * KD + a];
-#pragma omp simd
-          for (int64_t b = 0; b < KD; ++b) gw2h[a * KD + b] += sa * gz2h[b];
-        }
-        for (int64_t a = 0; a < KD; ++a) gs1h[a] = 0;
-        for (int64_t b = 0; b < KD; ++b) {  // g_s1[a] = sum_b w2[a, b] g_z2[b]
-          const T gb = gz2h[b];
-#pragma omp simd
-          for (int64_t a = 0; a < KD; ++a) gs1h[a] += w2th[b * KD + a] * gb;
-        }
+      }
+    }
+    // the hidden layer: g_s1 = W2 g_z2, g_z1 = g_s1 swish'(z1) (into the g1 scratch)
+    for (int64_t t = 0; t < n; ++t) {
+      T* __restrict g1 = &s.g1[t * HK];
+      const T* __restrict z1 = &s.z1[t * HK];
+      T gs1[KDc > 0 ? KDc : 1];
+      std::vector<T> gs1_heap(KDc > 0 ? 0 : KD);
+      T* gs1p = KDc > 0 ? gs1 : gs1_heap.data();
+      for (int64_t h = 0; h < H; ++h) {
+        affine_row<T, KDc>(&s.g2[t * HK + h * KD], KD, p.w2t + h * KD * KD, KD, nullptr, gs1p, KD);
 #pragma omp simd
         for (int64_t a = 0; a < KD; ++a) {
           const int64_t c = h * KD + a;
-          gs1h[a] *= g1[c] * (T(1) + z1[c] * (T(1) - g1[c]));
+          g1[c] = gs1p[a] * g1[c] * (T(1) + z1[c] * (T(1) - g1[c]));
         }
       }
-      T* __restrict gbin = g.b_in.data();
-      const T* __restrict gz1p = gz1.data();
+    }
+    // weight gradients: outer products summed over the query's pairs
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t t = 0; t < n; ++t) {
+        const T gl = s.gw[t * H + h];
 #pragma omp simd
-      for (int64_t c = 0; c < HK; ++c) gbin[c] += gz1p[c];
-      for (int64_t a = 0; a < p.P; ++a) {
-        const T la = l[a];
-        T* __restrict ga = g.w_in_t.data() + a * HK;
-#pragma omp simd
-        for (int64_t c = 0; c < HK; ++c) ga[c] += la * gz1p[c];
+        for (int64_t b = 0; b < KD; ++b) g.w3[h * KD + b] += gl * s.s2[t * HK + h * KD + b];
       }
+      for (int64_t a = 0; a < KD; ++a)
+        accumulate_row<T, KDc>(&s.s1[h * KD + a], HK, &s.g2[h * KD], HK, n, g.w2.data() + (h * KD + a) * KD, KD);
+      for (int64_t a = 0; a < p.P; ++a)
+        accumulate_row<T, KDc>(&s.lt[a], p.P, &s.g1[h * KD], HK, n, g.w_in_t.data() + a * HK + h * KD, KD);
+    }
+    for (int64_t t = 0; t < n; ++t) {
+#pragma omp simd
+      for (int64_t c = 0; c < HK; ++c) { g.b2[c] += s.g2[t * HK + c]; g.b_in[c] += s.g1[t * HK + c]; }
     }
   }
 }
@@ -247,7 +297,6 @@ template <typename F>
 void with_width(int64_t kd, F&& f) {
   switch (kd) {
     case 4: f(std::integral_constant<int, 4>{}); break;
-    case 6: f(std::integral_constant<int, 6>{}); break;
     case 8: f(std::integral_constant<int, 8>{}); break;
     case 16: f(std::integral_constant<int, 16>{}); break;
     case 32: f(std::integral_constant<int, 32>{}); break;
