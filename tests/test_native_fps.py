@@ -13,6 +13,7 @@ import torch
 from lieformer import make_group
 from lieformer.groups.base import euclidean_distance
 from lieformer.nn import native, subsampling
+from lieformer.nn.native.fps import fps_library
 from lieformer.nn.subsampling import farthest_point_subsample
 
 HAVE_TOOLCHAIN = shutil.which("c++") is not None and shutil.which("ninja") is not None
@@ -24,7 +25,7 @@ def native_calls(monkeypatch):
     if not HAVE_TOOLCHAIN:
         pytest.skip("no C++ compiler / ninja: the native kernel cannot be built here")
     monkeypatch.setenv("LIEFORMER_NATIVE", "1")
-    assert native.fps_library() is not None, "the native FPS kernel failed to build"
+    assert fps_library() is not None, "the native FPS kernel failed to build"
     ran = []
     original = subsampling._native_greedy
     monkeypatch.setattr(subsampling, "_native_greedy", lambda *a: (lambda r: ran.append(r is not None) or r)(original(*a)))
@@ -112,17 +113,16 @@ def test_se2_lifts_run_the_loop(native_calls, monkeypatch):
 
 
 def test_failed_build_warns_once_and_falls_back(monkeypatch):
-    def broken():
+    def broken(*args, **kwargs):
         raise OSError("no compiler here")
 
     monkeypatch.setenv("LIEFORMER_NATIVE", "1")
-    monkeypatch.setattr(native, "_library", None)
-    monkeypatch.setattr(native, "_failed", False)
-    monkeypatch.setattr(native, "_build", broken)
+    monkeypatch.setattr(native, "_libraries", {})
+    monkeypatch.setattr("torch.utils.cpp_extension.load", broken)
     group = make_group("T(2)")
     x = torch.randn(2, 60, 2, generator=torch.Generator().manual_seed(0))
     lifted = group.lift(x, torch.zeros(2, 60, 1), torch.ones(2, 60, dtype=torch.bool), 1)
-    with pytest.warns(RuntimeWarning, match="native FPS kernel could not be built.*no compiler here"):
+    with pytest.warns(RuntimeWarning, match="native kernel fps.cpp could not be built.*no compiler here"):
         first = farthest_point_subsample(group, lifted, 0.5, torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -134,6 +134,6 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch):
 
 def test_lieformer_native_0_never_builds(monkeypatch):
     monkeypatch.setenv("LIEFORMER_NATIVE", "0")
-    monkeypatch.setattr(native, "_library", None)
-    monkeypatch.setattr(native, "_build", lambda: pytest.fail("built although LIEFORMER_NATIVE=0"))
-    assert native.fps_library() is None
+    monkeypatch.setattr(native, "_libraries", {})
+    monkeypatch.setattr("torch.utils.cpp_extension.load", lambda *a, **k: pytest.fail("built although LIEFORMER_NATIVE=0"))
+    assert fps_library() is None

@@ -55,6 +55,31 @@ def test_knn_candidates_then_random_subset():
     assert np.mean([set(nb.idx[0, i].tolist()) == set(nearest8[i].tolist()) for i in range(300)]) < 0.1
 
 
+@pytest.mark.parametrize("use_grid", [False, True], ids=["brute-force", "grid"])
+def test_knn_random_subset_is_the_documented_draw(use_grid, monkeypatch):
+    """The K of the C nearest are those with the largest counter-based draw
+    uniform(seed + 1, b, query, key) (seed the layer's draw from the generator): recomputed here
+    for every (query, candidate) from the kd-tree's candidates, on the brute-force and the grid path."""
+    from lieformer.nn import neighbourhood as nbm
+    from lieformer.randomness import draw_seed, uniform
+
+    monkeypatch.setattr(nbm, "GRID_MIN_POINTS", 16)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 1000, 2, generator=gen, dtype=torch.float64)  # enough points for grid cells
+    group, lifted = lift_points(x)
+    nb = knn_neighbourhood(group, lifted, 6, candidates=20, generator=torch.Generator().manual_seed(4), use_grid=use_grid)
+    seed = draw_seed(torch.Generator().manual_seed(4))
+    for b in range(2):
+        dist, cand = cKDTree(x[b].numpy()).query(x[b].numpy(), k=21)
+        for i in range(1000):
+            if dist[i, 20] - dist[i, 19] < 1e-3:  # the 20th nearest within the tie rounding of the 21st
+                continue
+            keys = torch.as_tensor(cand[i, :20])
+            u = uniform(seed + 1, torch.tensor([b]), torch.tensor([i]), keys, dtype=torch.float64)
+            expected = set(keys[u.topk(6).indices].tolist())
+            assert set(nb.idx[b, i].tolist()) == expected, (b, i)
+
+
 def test_ball_selects_uniformly_inside_the_ball():
     gen = torch.Generator().manual_seed(2)
     x = torch.rand(1, 100, 2, generator=gen, dtype=torch.float64)

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..spaces.base import gather_points
+from .blocked_attention import DEFAULT_BLOCK_PAIRS, blocked_attention, flat_rows
 from .norm import make_norm
 
 CONTENTS = ("dot-product", "linear-concat", "linear-concat-linear")
@@ -77,6 +77,11 @@ class LieSelfAttention(nn.Module):
 
     forward(values, pairs (B, L, K, P), idx (B, L, K), mask (B, L, K)), pairs = pair features of
     each point with its K neighbours idx; mask marks the valid (query, neighbour) pairs.
+
+    The per-pair work runs over blocks of about `block_pairs` (query, neighbour) pairs
+    (lieformer.nn.blocked_attention): no per-pair, per-head tensor larger than a block is ever
+    held, and training recomputes a block's pair activations in the backward pass. block_pairs=0
+    computes every pair at once (the plain path, kept as the reference).
     """
 
     def __init__(
@@ -89,11 +94,16 @@ class LieSelfAttention(nn.Module):
         combination: str = "sum",
         normalisation: str = "softmax",
         kernel_dim: int = 16,
+        block_pairs: int = DEFAULT_BLOCK_PAIRS,
     ):
         super().__init__()
         if dim % heads:
             raise ValueError(f"LieSelfAttention: dim {dim} must be divisible by heads {heads}")
+        if block_pairs < 0:
+            raise ValueError(f"LieSelfAttention: block_pairs must be >= 0 (0: all pairs at once), got {block_pairs}")
         self.heads, self.head_dim = heads, dim // heads
+        self.block_pairs = int(block_pairs)
+        self.native = True  # the fused C++ kernel where it applies (False: the PyTorch blocks)
         self.content = _choice("content", content, CONTENTS)
         self.location = _choice("location", location, LOCATIONS)
         self.combination = _choice("combination", combination, COMBINATIONS)
@@ -122,30 +132,36 @@ class LieSelfAttention(nn.Module):
         self.to_v = nn.Linear(dim, dim, bias=False)
         self.to_out = nn.Linear(dim, dim)
 
-    def _content(self, values: Tensor, idx: Tensor) -> Tensor:
-        """(B, L, K, H, Dc)."""
-        B, L, _ = values.shape
-        H = self.heads
-        q = self.to_q(values).view(B, L, H, -1)
-        k = gather_points(self.to_k(values).view(B, L, H, -1), idx)  # (B, L, K, H, e)
+    def rows(self, values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """values (B, L, C) → (own, neighbour, value) rows, each (B·L, H, ·): what a point
+        contributes as a query (own), as a neighbour in the content term, and as a value."""
+        R, H = values.shape[0] * values.shape[1], self.heads
+        x = values.reshape(R, -1)
+        q, k, v = self.to_q(x).view(R, H, -1), self.to_k(x).view(R, H, -1), self.to_v(x).view(R, H, -1)
+        # dot-product: ⟨W_Q f_i, W_K f_j⟩; the concatenations: [W_K f_i, W_Q f_j]
+        return (q, k, v) if self.content == "dot-product" else (k, q, v)
+
+    def pair_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the per-pair logits (everything but the four projections)."""
+        return [p for name, p in self.named_parameters() if not name.startswith(("to_q.", "to_k.", "to_v.", "to_out."))]
+
+    def _content(self, own: Tensor, nb: Tensor) -> Tensor:
+        """own (n, H, a), nb (n, K, H, a) → (n, K, H, Dc)."""
         if self.content == "dot-product":
-            return torch.einsum("blhe,blkhe->blkh", q, k).unsqueeze(-1) / math.sqrt(self.head_dim)
-        # [W_K f_i, W_Q f_j]: the query side through to_k, the neighbour side through to_q
-        ki = self.to_k(values).view(B, L, H, -1).unsqueeze(2).expand_as(k)
-        qj = gather_points(q, idx)
-        c = torch.cat([ki, qj], -1)
+            return torch.einsum("nhe,nkhe->nkh", own, nb).unsqueeze(-1) / math.sqrt(self.head_dim)
+        c = torch.cat([own.unsqueeze(1).expand_as(nb), nb], -1)
         return self.content_linear(c) if self.content == "linear-concat-linear" else c
 
     def _location(self, pairs: Tensor) -> Tensor:
-        """(B, L, K, H, Dl)."""
+        """(n, K, P) → (n, K, H, Dl)."""
         if self.location == "raw":
             return pairs.unsqueeze(-2).expand(*pairs.shape[:-1], self.heads, pairs.shape[-1])
         x = self.location_in(pairs).unflatten(-1, (self.heads, -1))
         return self.location_mlp(torch.nn.functional.silu(x))
 
-    def logits(self, values: Tensor, pairs: Tensor, idx: Tensor) -> Tensor:
-        """e_ij^h (B, L, K, H)."""
-        c, loc = self._content(values, idx), self._location(pairs)
+    def pair_logits(self, own: Tensor, nb: Tensor, pairs: Tensor) -> Tensor:
+        """e_ij^h (n, K, H) from own rows (n, H, a), neighbour rows (n, K, H, a), pairs (n, K, P)."""
+        c, loc = self._content(own, nb), self._location(pairs)
         if self.combination == "mlp":
             return self.combine_mlp(torch.cat([c, loc], -1)).squeeze(-1)
         if self.content_to_scalar is not None:
@@ -156,22 +172,35 @@ class LieSelfAttention(nn.Module):
         return e.squeeze(-1)
 
     def weights(self, logits: Tensor, mask: Tensor) -> Tensor:
-        """w_ij^h (B, L, K, H), zero on invalid pairs."""
+        """w_ij^h (..., K, H) from logits (..., K, H) and mask (..., K), zero on invalid pairs."""
         m = mask.unsqueeze(-1)
         if self.normalisation == "softmax":
             e = logits.masked_fill(~m, torch.finfo(logits.dtype).min)
-            return torch.softmax(e, dim=2) * m
+            return torch.softmax(e, dim=-2) * m
         w = logits * m
         if self.normalisation == "dot-product":
-            w = w / m.sum(2, keepdim=True).clamp_min(1).to(w.dtype)
+            w = w / m.sum(-2, keepdim=True).clamp_min(1).to(w.dtype)
         return w
+
+    def pair_outputs(self, own: Tensor, nb: Tensor, v: Tensor, pairs: Tensor, mask: Tensor) -> Tensor:
+        """Σ_j w_ij^h v_j^h (n, H, d) for n queries: own (n, H, a), nb (n, K, H, a), v (n, K, H, d),
+        pairs (n, K, P), mask (n, K). The plain computation; blocked_attention runs it per block."""
+        w = self.weights(self.pair_logits(own, nb, pairs), mask)
+        return torch.einsum("nkh,nkhd->nhd", w, v)
+
+    def logits(self, values: Tensor, pairs: Tensor, idx: Tensor) -> Tensor:
+        """e_ij^h (B, L, K, H)."""
+        B, L, K = idx.shape
+        own, nb, _ = self.rows(values)
+        rows = flat_rows(idx, L)
+        return self.pair_logits(own, nb[rows], pairs.reshape(B * L, K, -1)).view(B, L, K, self.heads)
 
     def forward(self, values: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor) -> Tensor:
         B, L, C = values.shape
-        w = self.weights(self.logits(values, pairs, idx), mask)
-        v = gather_points(self.to_v(values).view(B, L, self.heads, -1), idx)  # (B, L, K, H, d_h)
-        out = torch.einsum("blkh,blkhd->blhd", w, v).reshape(B, L, C)
-        return self.to_out(out)
+        K = idx.shape[-1]
+        own, nb, v = self.rows(values)
+        out = blocked_attention(self, own, nb, v, pairs.reshape(B * L, K, -1), flat_rows(idx, L), mask.reshape(B * L, K), L)
+        return self.to_out(out.reshape(B, L, C))
 
 
 class LieTransformerBlock(nn.Module):

@@ -230,7 +230,9 @@ def _knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tenso
         last = torch.full_like(last, torch.inf)
     if near.shape[-1] > K:
         pick = torch.gather(valid, -1, near).double()
-        second = torch.gather(uniform(seed + 1, _batch_index(B, d.device), query, keys, dtype=torch.float64).expand(B, m, X), -1, near)
+        # the second draw only for the C candidates (the same numbers as drawn for every key)
+        second = uniform(seed + 1, _batch_index(B, d.device), query, torch.gather(keys.expand(B, m, X), -1, near),
+                         dtype=torch.float64)
         near = torch.gather(near, -1, (pick * 2 + second).topk(K, dim=-1).indices)
     else:
         near = near[..., :K]

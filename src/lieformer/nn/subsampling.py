@@ -9,7 +9,7 @@ from torch import Tensor
 from ..groups.base import euclidean_distance
 from ..randomness import draw_seed, uniform
 from ..spaces.base import HomogeneousSpace, Lifted
-from .native import fps_library
+from .native.fps import fps_library
 
 
 def subsample_counts(mask: Tensor, fraction: float) -> Tensor:
