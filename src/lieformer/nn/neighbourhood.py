@@ -18,6 +18,7 @@ from torch import Tensor
 from ..randomness import draw_seed, uniform
 from ..spaces.base import HomogeneousSpace, Lifted, gather_points
 from .grid import grid_candidates, knn_cell
+from .native.knn import knn_select
 
 #: largest B × block × L distance block held at once (floats), and most queries per block:
 #: beyond BLOCK_ROWS points no B × L × L tensor exists at any time
@@ -220,12 +221,16 @@ def _knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tenso
     counter noise — then a uniform K of those. Returns positions (B, m, K) into X, their validity,
     and the rounded distance bucket of the C-th nearest (inf when fewer than C keys are valid)."""
     B, m, X = d.shape
+    native = knn_select(d.detach(), valid, scale, seed, query, keys, C, K)
+    if native is not None:  # the same selection in C++ (nn/native/knn.cpp), row by row
+        return native
     bucket = torch.floor(d.double() / scale)
     noise = uniform(seed, _batch_index(B, d.device), query, keys, dtype=torch.float64)
     rank = torch.where(valid, -(bucket + 0.5 * noise), -torch.inf)
-    top = rank.topk(min(C, X), dim=-1)
-    near = top.indices
-    last = torch.where(torch.isfinite(top.values[..., -1]), torch.gather(bucket, -1, near[..., -1:])[..., 0], torch.inf)
+    # stable sorts: equal ranks (keys outside the set, or a 24-bit noise collision) in key order
+    top = rank.sort(dim=-1, descending=True, stable=True)
+    near, values = top.indices[..., :min(C, X)], top.values[..., :min(C, X)]
+    last = torch.where(torch.isfinite(values[..., -1]), torch.gather(bucket, -1, near[..., -1:])[..., 0], torch.inf)
     if X < C:
         last = torch.full_like(last, torch.inf)
     if near.shape[-1] > K:
@@ -233,7 +238,7 @@ def _knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tenso
         # the second draw only for the C candidates (the same numbers as drawn for every key)
         second = uniform(seed + 1, _batch_index(B, d.device), query, torch.gather(keys.expand(B, m, X), -1, near),
                          dtype=torch.float64)
-        near = torch.gather(near, -1, (pick * 2 + second).topk(K, dim=-1).indices)
+        near = torch.gather(near, -1, (pick * 2 + second).sort(dim=-1, descending=True, stable=True).indices[..., :K])
     else:
         near = near[..., :K]
     return near, torch.gather(valid, -1, near), last

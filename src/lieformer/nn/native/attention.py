@@ -17,7 +17,7 @@ _NORMALISATIONS = {"none": 0, "softmax": 1, "dot-product": 2}
 
 
 def _setup(lib: ctypes.CDLL) -> None:
-    p, i64, dbl, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+    p, dbl, i32 = ctypes.c_void_p, ctypes.c_double, ctypes.c_int
     for suffix in ("float", "double"):
         fwd = getattr(lib, f"lieformer_attention_forward_{suffix}")
         fwd.argtypes = [p] * 13 + [dbl, i32, i32, p]
