@@ -19,8 +19,9 @@ class LieTransformer(LiftingModel):
     the group distance (fill = 1: the nbhd nearest). The neighbourhood and its pair features are
     computed once and shared by all blocks (the points do not move between blocks). Head:
     (LayerNorm → Swish → Linear) twice. Attention variant keywords go to LieSelfAttention.
-    checkpoint=True recomputes each block's attention in the backward pass (much less training
-    memory for about a third more time; BENCHMARKS.md).
+    The attention's per-pair tensors are never stored (nn.blocked_attention: blocks of queries,
+    or the fused C++ kernel, recomputed in the backward pass); checkpoint=True recomputes the
+    projections too, saving only the block inputs (BENCHMARKS.md §2).
     """
 
     def __init__(

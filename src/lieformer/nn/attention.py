@@ -207,9 +207,9 @@ class LieTransformerBlock(nn.Module):
     """Residual block: f += LSA(norm(f)); f += MLP(norm(f)) ("pre"), or
     f = norm(f + LSA(f)); f = norm(f + MLP(f)) ("post"); norm "layer", "batch" or "none".
 
-    checkpoint=True recomputes the attention (all its per-pair tensors, B × L × K × H × ...) in
-    the backward pass instead of storing them: training memory per block O(L·dim), not O(L·K·dim).
-    The attention is deterministic, so the recomputation is exact."""
+    The attention keeps no per-pair tensor for the backward pass in any case (blocked_attention
+    recomputes them); checkpoint=True also recomputes its (L, dim) projections, storing only the
+    block's input. The attention is deterministic, so the recomputation is exact."""
 
     def __init__(self, dim: int, pair_dim: int, norm: str = "layer", norm_position: str = "pre", mlp_ratio: int = 1,
                  checkpoint: bool = False, **attention):
