@@ -9,7 +9,9 @@ the fallbacks run after one warning. The sources include no torch header: a buil
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import platform
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -22,6 +24,19 @@ def native_enabled() -> bool:
     return os.environ.get("LIEFORMER_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _cpu_tag() -> str:
+    """A short tag of this CPU's model and instruction-set flags: builds for -march=native are
+    cached per CPU, so a home directory shared by different machines never runs another's code."""
+    text = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [line for line in f if line.startswith(("model name", "flags"))]
+        text += "".join(sorted(set(lines)))
+    except OSError:
+        text += platform.processor()
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
 def load_library(name: str, source: str, setup: Callable[[ctypes.CDLL], None], flags: tuple[str, ...] = ()) -> ctypes.CDLL | None:
     """The compiled `source` (a file beside this module) as a ctypes library, or None: disabled by
     LIEFORMER_NATIVE=0, or the build failed (one warning, then None for the rest of the process).
@@ -32,7 +47,8 @@ def load_library(name: str, source: str, setup: Callable[[ctypes.CDLL], None], f
         try:
             from torch.utils import cpp_extension
 
-            path = cpp_extension.load(name=name, sources=[str(Path(__file__).with_name(source))],
+            build = f"{name}_{_cpu_tag()}" if "-march=native" in flags else name
+            path = cpp_extension.load(name=build, sources=[str(Path(__file__).with_name(source))],
                                       extra_cflags=["-O3", "-std=c++17", *flags], extra_ldflags=["-pthread"],
                                       is_python_module=False, verbose=False)
             lib = ctypes.CDLL(path)
