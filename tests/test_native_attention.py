@@ -16,7 +16,8 @@ from lieformer.nn.native import attention as native
 
 from .test_layers import EXACT, randomise
 
-pytestmark = pytest.mark.skipif(native.attention_library() is None, reason="the native kernel does not build here")
+
+needs_native = pytest.mark.skipif(native.attention_library() is None, reason="the native kernel does not build here")
 
 #: float32: the kernel's exp and its summation order differ from torch's by a few ulps
 FLOAT32 = dict(atol=2e-5, rtol=2e-5)
@@ -42,6 +43,7 @@ def outputs_and_grads(att, values, pairs, idx, mask, grad):
 @pytest.mark.parametrize("normalisation", ["softmax", "dot-product", "none"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("kernel_dim,heads,threads,B", [(16, 2, 1, 3), (4, 4, 2, 3), (5, 2, 2, 1), (6, 1, 4, 2)])
+@needs_native
 def test_native_attention_matches_the_plain_path(normalisation, dtype, kernel_dim, heads, threads, B):
     """Widths 16, 4 and 6 run specialised code, 5 the run-time loop; 2 and 4 threads split the
     samples (4 threads for 2 samples: two idle), 1 sample runs on one thread."""
@@ -68,6 +70,7 @@ def test_native_attention_matches_the_plain_path(normalisation, dtype, kernel_di
         torch.testing.assert_close(g, expected, **tol, msg=lambda m: f"{name}: {m}")
 
 
+@needs_native
 def test_lietransformer_is_the_same_model_with_and_without_the_kernel():
     """A whole float64 LieTransformer (SE2, padding) gives the same output and parameter
     gradients through the native kernel and through the PyTorch blocks."""
@@ -113,3 +116,30 @@ def test_disabled_or_failed_builds_fall_back(monkeypatch):
     fallback = att(values, pairs, idx, mask)
     att.block_pairs = 0
     torch.testing.assert_close(fallback, att(values, pairs, idx, mask), **EXACT)
+
+
+@pytest.mark.parametrize("native_on", [True, False], ids=["native", "pytorch"])
+def test_bad_inputs_are_refused_before_any_kernel(native_on):
+    """A neighbour index outside its sample, wrong shapes or dtypes: a ValueError that says
+    which, on every path (the kernel would otherwise read another sample's rows)."""
+    att = LieSelfAttention(8, 3, heads=2, kernel_dim=4).double()
+    att.native = native_on
+    values, pairs, idx, mask = inputs(2, 9, 5, 8, 3, torch.float64, seed=0)
+    bad = idx.clone()
+    bad[1, 4, 2] = 9
+    mask[1, 4, 2] = True
+    with pytest.raises(ValueError, match="neighbour index 9 of point 4 in sample 1 is outside its 9 points"):
+        att(values, pairs, bad, mask)
+    bad[1, 4, 2] = -1
+    with pytest.raises(ValueError, match="outside"):
+        att(values, pairs, bad, mask)
+    mask[1, 4, 2] = False  # an invalid pair may carry any index
+    att(values, pairs, bad, mask)
+    with pytest.raises(ValueError, match="pairs must be"):
+        att(values, pairs[..., :2], idx, mask)
+    with pytest.raises(ValueError, match="values must be"):
+        att(values[..., :6], pairs, idx, mask)
+    with pytest.raises(ValueError, match="idx and mask"):
+        att(values, pairs, idx[:, :5], mask[:, :5])
+    with pytest.raises(ValueError, match="mask bool"):
+        att(values, pairs, idx, mask.double())

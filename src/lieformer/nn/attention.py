@@ -195,7 +195,28 @@ class LieSelfAttention(nn.Module):
         rows = flat_rows(idx, L)
         return self.pair_logits(own, nb[rows], pairs.reshape(B * L, K, -1)).view(B, L, K, self.heads)
 
+    def check_inputs(self, values: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor) -> None:
+        """Shapes and neighbour indices, checked before any of them reaches a kernel (a bad index
+        there would read another sample's memory, not raise)."""
+        if values.dim() != 3 or values.shape[-1] != self.to_v.in_features:
+            raise ValueError(f"LieSelfAttention: values must be (B, L, {self.to_v.in_features}), got {tuple(values.shape)}")
+        B, L, _ = values.shape
+        if idx.dim() != 3 or idx.shape[:2] != (B, L) or mask.shape != idx.shape:
+            raise ValueError(f"LieSelfAttention: idx and mask must be (B, L, K) = ({B}, {L}, K), got "
+                             f"{tuple(idx.shape)} and {tuple(mask.shape)}")
+        if pairs.shape[:3] != idx.shape or (self.location == "mlp" and pairs.shape[-1] != self.location_in.in_features):
+            raise ValueError(f"LieSelfAttention: pairs must be (B, L, K, P) = {(*idx.shape, 'P')} with P the layer's "
+                             f"pair_dim, got {tuple(pairs.shape)}")
+        if idx.dtype not in (torch.int64, torch.int32) or mask.dtype != torch.bool:
+            raise ValueError(f"LieSelfAttention: idx must be integer and mask bool, got {idx.dtype} and {mask.dtype}")
+        outside = mask & ((idx < 0) | (idx >= L))
+        if bool(outside.any()):
+            b, i, k = outside.nonzero()[0].tolist()
+            raise ValueError(f"LieSelfAttention: neighbour index {int(idx[b, i, k])} of point {i} in sample {b} is "
+                             f"outside its {L} points")
+
     def forward(self, values: Tensor, pairs: Tensor, idx: Tensor, mask: Tensor) -> Tensor:
+        self.check_inputs(values, pairs, idx, mask)
         B, L, C = values.shape
         K = idx.shape[-1]
         own, nb, v = self.rows(values)
