@@ -14,6 +14,8 @@ from lieformer.nn import knn_neighbourhood
 from lieformer.nn import neighbourhood as nbm
 from lieformer.nn.native.knn import knn_library
 
+from .test_neighbourhood import spy_on_grid_search
+
 pytestmark = pytest.mark.skipif(knn_library() is None, reason="the native kernel does not build here")
 
 
@@ -38,10 +40,7 @@ def grid_points(B, angle=0.0):
 ])
 @pytest.mark.parametrize("use_grid", [False, True], ids=["brute-force", "grid"])
 def test_native_knn_selects_what_the_tensor_code_selects(group, layout, dtype, use_grid, monkeypatch):
-    monkeypatch.setattr(nbm, "GRID_MIN_POINTS", 64)
-    used = []
-    original = nbm.grid_candidates
-    monkeypatch.setattr(nbm, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    used = spy_on_grid_search(monkeypatch)
     g = make_group(group)
     gen = torch.Generator().manual_seed(0)
     if layout == "grid":  # 441 points, two lifts each: exact distance ties

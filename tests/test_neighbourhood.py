@@ -23,6 +23,18 @@ from lieformer.nn import (
 from lieformer.randomness import uniform
 
 
+def spy_on_grid_search(monkeypatch, min_points: int = 64) -> list:
+    """Lower the grid search's threshold to min_points and record its calls: the returned list
+    gains an entry per grid_candidates call (tests check the grid path really ran)."""
+    import lieformer.nn.neighbourhood as nbmod
+
+    monkeypatch.setattr(nbmod, "GRID_MIN_POINTS", min_points)
+    used = []
+    original = nbmod.grid_candidates
+    monkeypatch.setattr(nbmod, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    return used
+
+
 def lift_points(x, group="T(2)", mask=None):
     group = make_group(group)
     B, N, _ = x.shape
@@ -91,7 +103,6 @@ def test_ball_selects_uniformly_inside_the_ball():
     draws = 400
     for seed in range(draws):
         nb = ball_neighbourhood(group, lifted, 5, radius, generator=torch.Generator().manual_seed(seed))
-        chosen = nb.idx[0][nb.mask[0]].view(-1) if False else None
         for i in range(100):
             sel = nb.idx[0, i][nb.mask[0, i]].numpy()
             assert inside[i, sel].all()  # never outside the ball
@@ -322,12 +333,7 @@ def test_grid_knn_equals_brute_force(spec, d, lift_samples, layout, monkeypatch)
     the same order, the same random subset of the candidates — on uniform points, on clusters
     (queries that need larger cells or the brute-force fallback) and on a lattice (exact ties),
     with padding and a subset of queries."""
-    import lieformer.nn.neighbourhood as nbmod
-
-    monkeypatch.setattr(nbmod, "GRID_MIN_POINTS", 64)
-    used = []
-    original = nbmod.grid_candidates
-    monkeypatch.setattr(nbmod, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    used = spy_on_grid_search(monkeypatch)
     gen = torch.Generator().manual_seed(9)
     group = make_group(spec)
     n = 1500
@@ -359,13 +365,9 @@ def test_grid_knn_equals_brute_force(spec, d, lift_samples, layout, monkeypatch)
 def test_lietransformer_on_the_grid_search_is_exactly_equivariant(spec, monkeypatch):
     """With the grid kNN search active (lowered threshold), the LieTransformer stays exactly
     equivariant: the grid depends on coordinates, its answers do not."""
-    import lieformer.nn.neighbourhood as nbmod
     from lieformer.testing import assert_equivariant
 
-    monkeypatch.setattr(nbmod, "GRID_MIN_POINTS", 64)
-    used = []
-    original = nbmod.grid_candidates
-    monkeypatch.setattr(nbmod, "grid_candidates", lambda *a: used.append(1) or original(*a))
+    used = spy_on_grid_search(monkeypatch)
     group = make_group(spec)
     gen = torch.Generator().manual_seed(3)
     x = 3 * torch.rand(2, 400, group.space_dim, generator=gen, dtype=torch.float64)
