@@ -108,6 +108,7 @@ def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, current: Tensor, order
     return chosen
 
 
+@torch.compiler.disable  # ctypes calls write the outputs: dynamo must not trace them
 def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]]) -> int | None:
     """Which of the kernel's distance formulas (0: plain, 1: fused multiply-add) gives, on these
     points, the rows euclidean_distance (torch.cdist) gives, bit for bit; None if neither.
@@ -127,6 +128,7 @@ def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]])
 
 
 @torch.no_grad()
+@torch.compiler.disable
 def _native_greedy(library, positions: Tensor, mask: Tensor, current: Tensor, order: Tensor, M: int,
                    tie_tolerance: float) -> Tensor | None:
     """The same greedy steps in C++ (native/fps.cpp) for a space whose distance is the Euclidean

@@ -28,6 +28,7 @@ def knn_library() -> ctypes.CDLL | None:
     return load_library(_NAME, "knn.cpp", _setup)
 
 
+@torch.compiler.disable  # a ctypes call writes the outputs: dynamo must not trace it
 def knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tensor, keys: Tensor, C: int, K: int):
     """(near (B, m, K), keep (B, m, K), last (B, m)) as _knn_select returns them, or None where the
     kernel does not apply (not CPU, not float32/64, fewer than K keys, or no library)."""
