@@ -22,6 +22,12 @@ from .norm import MaskedBatchNorm, NoNorm
 from .subsampling import farthest_point_prefix, farthest_point_subsample
 
 
+#: LieConv contracts over neighbours with a dense (B, M·m, L) × (B, L, c) matmul when a set has at
+#: most this many times as many points as each neighbourhood (L ≤ 4K: QM9's molecules), else by
+#: gathering the K neighbours' rows (RotMNIST: L = 648, K = 25)
+DENSE_CONTRACTION_RATIO = 4
+
+
 class AdaptiveRadius(nn.Module):
     """A ball radius that tracks a target fill fraction during training (LieConv):
     r ← r + rate·(fill − observed fill), only in training mode; a buffer, saved with the model."""
@@ -158,7 +164,8 @@ class LieConv(nn.Module):
         """Σ_k k(ℓ_ij) ⊗ f_j over the valid neighbours: (B, M, m·c_in), then WeightNet statistics.
 
         values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
-        the valid pairs only; the contraction over K is one batched matmul.
+        the valid pairs only; the contraction over K is one batched matmul over the gathered
+        neighbours, or for small sets one dense matmul (DENSE_CONTRACTION_RATIO).
         """
         flat = mask.reshape(-1)
         every = bool(flat.all())  # common case: no padding slot, no copy into a zeroed tensor
@@ -169,6 +176,15 @@ class LieConv(nn.Module):
         w = w.view(*mask.shape, m)
         if self.mean:  # 1/|nbhd(i)| on the (B, M, K, m) kernel values: cheaper than on (B, M, m·c_in)
             w = w / mask.sum(-1, keepdim=True).clamp_min(1).unsqueeze(-1).to(w.dtype)
+        B, M, K = idx.shape
+        L = values.shape[1]
+        if L <= DENSE_CONTRACTION_RATIO * K:
+            # small sets (molecules): scatter the kernel values into (B, M·m, L) — repeated
+            # neighbours add up — and contract with one matmul per set: at most
+            # DENSE_CONTRACTION_RATIO × the sparse arithmetic, with no (B, M, K, c_in) gather
+            # and no scatter of its gradient
+            dense = w.new_zeros(B, M, m, L).scatter_add(-1, idx.unsqueeze(2).expand(B, M, m, K), w.transpose(-1, -2))
+            return ((dense.view(B, M * m, L) @ values).view(B, M, m * values.shape[-1]), *stats)
         f = gather_points(values, idx)  # (B, M, K, c_in)
         return ((w.transpose(-1, -2) @ f).flatten(2), *stats)  # (B, M, m·c_in), m-major
 
