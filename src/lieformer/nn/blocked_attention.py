@@ -10,11 +10,13 @@ gradients to the rows (accumulated over the blocks that gather them) and to the 
 same arithmetic, in the same order within a block, as the plain computation (LieSelfAttention
 with block_pairs=0), to which the tests compare both paths.
 
-Two backward passes:
-- `_FusedAttention`, written out by hand for the attention whose logit is a dot product plus a
-  per-head location MLP (content "dot-product", location "mlp", combination "sum": the papers'
-  default), any normalisation. Its location MLP runs head-major, (H, kernel_dim, n) per block,
-  so the per-head layers are batched matmuls with no permuted copies.
+Three paths:
+- `_NativeAttention`: for the attention whose logit is a dot product plus a per-head location
+  MLP (content "dot-product", location "mlp", combination "sum": the papers' default), any
+  normalisation, on CPU: the fused C++ kernel of native/attention.cpp, one pass per query.
+- `_FusedAttention`, the same variants where the kernel does not apply (LIEFORMER_NATIVE=0, no
+  compiler, another device): the backward written out in PyTorch, the location MLP head-major,
+  (H, kernel_dim, n) per block, so the per-head layers are batched matmuls with no permuted copies.
 - `_BlockedAttention` for every other variant: each block is recomputed under autograd.
 
 Both are once-differentiable. Pair features that require a gradient (a Hamiltonian network
