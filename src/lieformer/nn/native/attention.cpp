@@ -8,9 +8,10 @@
 //   w = softmax over the valid neighbours (norm 1) | e / #valid (norm 2) | e (norm 0);
 //   out_i[h] = sum_j w[j, h] v_j[h].
 //
-// Rows are B samples of L points; a query's neighbours lie in its own sample, so threads take
-// whole samples and write the gradients of their samples' rows without races. Weight gradients
-// are accumulated per thread and summed at the end. No torch header: plain C ABI for ctypes.
+// Rows are B samples of L points; a query's neighbours lie in its own sample, so in the backward
+// threads take whole samples and write the gradients of their samples' rows without races (with
+// fewer samples than threads, each thread gets its own neighbour-gradient tables). Weight
+// gradients are accumulated per thread and summed in order. No torch header: plain C ABI.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -304,15 +305,16 @@ void with_width(int64_t kd, F&& f) {
   }
 }
 
-// Samples [b0, b1) of L rows each to thread i of `threads`.
+// Groups [g0, g1) of `size` rows each (whole samples: size L; single rows: size 1) to thread i
+// of min(threads, groups): work(i, first row, end row).
 template <typename F>
-void over_samples(int64_t B, int64_t L, int threads, F&& work) {
-  const int64_t T_ = std::max<int64_t>(1, std::min<int64_t>(threads, B));
+void over_groups(int64_t groups, int64_t size, int64_t threads, F&& work) {
+  const int64_t T_ = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
   std::vector<std::thread> pool;
   for (int64_t i = 0; i < T_; ++i) {
-    const int64_t b0 = B * i / T_, b1 = B * (i + 1) / T_;
-    if (i + 1 == T_) work(i, b0 * L, b1 * L);
-    else pool.emplace_back([&work, i, b0, b1, L] { work(i, b0 * L, b1 * L); });
+    const int64_t g0 = groups * i / T_, g1 = groups * (i + 1) / T_;
+    if (i + 1 == T_) work(i, g0 * size, g1 * size);
+    else pool.emplace_back([&work, i, g0, g1, size] { work(i, g0 * size, g1 * size); });
   }
   for (auto& th : pool) th.join();
 }
@@ -330,7 +332,8 @@ void forward(const T* own, const T* nb, const T* v, const T* pairs, const int64_
              const T* b_in, const T* w2, const T* b2, const T* w3, const T* b3, const int64_t* dims, double scale, int norm,
              int threads, T* out) {
   const auto p = problem(own, nb, v, pairs, idx, mask, w_in_t, b_in, w2, b2, w3, b3, dims, scale, norm);
-  over_samples(p.R / p.L, p.L, threads, [&](int64_t, int64_t q0, int64_t q1) {
+  // each query writes only its own output row: any split of the rows will do
+  over_groups(p.R, 1, threads, [&](int64_t, int64_t q0, int64_t q1) {
     with_width(p.KD, [&](auto kd) { forward_rows<T, decltype(kd)::value>(p, q0, q1, out); });
   });
 }
@@ -347,15 +350,32 @@ void backward(const T* own, const T* nb, const T* v, const T* pairs, const int64
       for (int64_t b = 0; b < p.KD; ++b) w2t[(h * p.KD + b) * p.KD + a] = w2[(h * p.KD + a) * p.KD + b];
   p.w2t = w2t.data();
   const int64_t B = p.R / p.L;
-  const int64_t T_ = std::max<int64_t>(1, std::min<int64_t>(threads, B));
+  // Whole samples to each thread where there are enough: a query's neighbours lie in its sample,
+  // so the threads' neighbour and value gradients touch disjoint rows. Fewer samples than threads
+  // (one large set): rows split evenly, each thread with its own neighbour and value gradient
+  // tables, added up in thread order afterwards.
+  const bool by_samples = B >= threads;
+  const int64_t T_ = std::max<int64_t>(1, std::min<int64_t>(threads, by_samples ? B : p.R));
   std::vector<Grads<T>> grads;
+  std::vector<std::vector<T>> thread_rows(by_samples ? 0 : T_);
   for (int64_t i = 0; i < T_; ++i) {
     grads.emplace_back(p);
     grads.back().own = g_own; grads.back().nb = g_nb; grads.back().v = g_v;
+    if (!by_samples && i > 0) {  // thread 0 writes the outputs directly
+      thread_rows[i].assign(p.R * p.H * (p.E + p.D), T(0));
+      grads.back().nb = thread_rows[i].data();
+      grads.back().v = thread_rows[i].data() + p.R * p.H * p.E;
+    }
   }
-  over_samples(B, p.L, threads, [&](int64_t i, int64_t q0, int64_t q1) {
+  over_groups(by_samples ? B : p.R, by_samples ? p.L : 1, T_, [&](int64_t i, int64_t q0, int64_t q1) {
     with_width(p.KD, [&](auto kd) { backward_rows<T, decltype(kd)::value>(p, grad, q0, q1, grads[i]); });
   });
+  for (int64_t i = 1; i < static_cast<int64_t>(thread_rows.size()); ++i) {
+    const T* nb_i = thread_rows[i].data();
+    const T* v_i = nb_i + p.R * p.H * p.E;
+    for (int64_t c = 0; c < p.R * p.H * p.E; ++c) g_nb[c] += nb_i[c];
+    for (int64_t c = 0; c < p.R * p.H * p.D; ++c) g_v[c] += v_i[c];
+  }
   for (auto& g : grads) {  // sum the per-thread weight gradients in thread order: deterministic
     for (size_t c = 0; c < g.w_in_t.size(); ++c) g_w_in_t[c] += g.w_in_t[c];
     for (size_t c = 0; c < g.b_in.size(); ++c) g_b_in[c] += g.b_in[c];
