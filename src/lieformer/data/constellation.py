@@ -47,13 +47,13 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import Dataset, default_collate
 
 from .cache import cache_key, cached_arrays
+from .loaders import SplitDataModule
 
 PATTERN_NAMES = ("triangle", "square", "pentagon", "L")
 SLOTS_PER_PATTERN = 2
@@ -323,7 +323,7 @@ class RigidAugment:
         return moved, point_features(moved, mask, self.features), mask, counts
 
 
-class ConstellationData(L.LightningDataModule):
+class ConstellationData(SplitDataModule):
     """Constellation splits for Lightning: validation and test on the `variants` (default D, T2
     and SE2; one dataloader each, in that order), which name the task's metrics (`eval_names`).
     generator: "ours" (the paper's description, the default) or "original" (the task the
@@ -366,15 +366,5 @@ class ConstellationData(L.LightningDataModule):
         self.val_sets = [PointSetDataset(transform_split(splits["val"], v, hp.seed + 101), hp.features) for v in hp.variants]
         self.test_sets = [PointSetDataset(transform_split(splits["test"], v, hp.seed + 202), hp.features) for v in hp.variants]
 
-    def _loader(self, dataset, shuffle: bool, collate_fn=None) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers,
-                          collate_fn=collate_fn)
-
-    def train_dataloader(self):
-        return self._loader(self.train_set, True, RigidAugment(self.hparams.features) if self.hparams.augment else None)
-
-    def val_dataloader(self):
-        return [self._loader(d, False) for d in self.val_sets]
-
-    def test_dataloader(self):
-        return [self._loader(d, False) for d in self.test_sets]
+    def train_options(self) -> dict:
+        return {"collate_fn": RigidAugment(self.hparams.features) if self.hparams.augment else None}

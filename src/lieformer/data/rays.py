@@ -25,12 +25,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from .cache import cache_key, cached_arrays
+from .loaders import SplitDataModule
 
 SHAPES = ("sphere", "cube", "torus", "cylinder", "octahedron")
 VARIANTS = ("original", "moved")
@@ -203,7 +203,7 @@ def make_splits(n_train: int, n_val: int, n_test: int, seed: int, cache_dir=None
             for name, n, s in zip(("train", "val", "test"), (n_train, n_val, n_test), seeds)}
 
 
-class RayShapesData(L.LightningDataModule):
+class RayShapesData(SplitDataModule):
     """Ray-shape splits for Lightning (PointSetClassifier with labels=1, classes=len(SHAPES)):
     training on the training pose distribution, validation and test on `variants` (default
     original and moved; one dataloader each, their names the metrics' names). cache_dir: where
@@ -247,14 +247,3 @@ class RayShapesData(L.LightningDataModule):
         self.val_sets = [RaySetDataset(transform_split(splits["val"], v, hp.seed + 101), dtype) for v in hp.variants]
         self.test_sets = [RaySetDataset(transform_split(splits["test"], v, hp.seed + 202), dtype) for v in hp.variants]
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers)
-
-    def train_dataloader(self):
-        return self._loader(self.train_set, True)
-
-    def val_dataloader(self):
-        return [self._loader(d, False) for d in self.val_sets]
-
-    def test_dataloader(self):
-        return [self._loader(d, False) for d in self.test_sets]

@@ -30,13 +30,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from .cache import cached_arrays
+from .loaders import SplitDataModule
 from .mnist import fetch_mnist, load_mnist
 
 N_TRAIN, N_VAL, N_TEST = 10_000, 2_000, 50_000
@@ -177,7 +177,7 @@ class PointCloudCollate:
         return coords, values, mask, labels
 
 
-class RotMNISTData(L.LightningDataModule):
+class RotMNISTData(SplitDataModule):
     """RotMNIST for Lightning (module docstring): 10,000 train / 2,000 validation / 50,000 test
     digits as 648-point clouds. Validation and test run on every one of `variants` (default
     "plain" and "rot90"; one dataloader each, in that order), which name the metrics (eval_names).
@@ -226,15 +226,8 @@ class RotMNISTData(L.LightningDataModule):
 
         self.val_sets, self.test_sets = sets("val", hp.n_val), sets("test", hp.n_test)
 
-    def _loader(self, dataset, shuffle: bool, augment: bool = False, batch_size: int | None = None) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size or self.hparams.batch_size, shuffle=shuffle,
-                          num_workers=self.hparams.num_workers, collate_fn=PointCloudCollate(augment))
+    def train_options(self) -> dict:
+        return {"collate_fn": PointCloudCollate(self.hparams.augment)}
 
-    def train_dataloader(self):
-        return self._loader(self.train_set, True, self.hparams.augment)
-
-    def val_dataloader(self):
-        return [self._loader(d, False, batch_size=self.hparams.eval_batch_size) for d in self.val_sets]
-
-    def test_dataloader(self):
-        return [self._loader(d, False, batch_size=self.hparams.eval_batch_size) for d in self.test_sets]
+    def eval_options(self) -> dict:
+        return {"collate_fn": PointCloudCollate(False), "batch_size": self.hparams.eval_batch_size}

@@ -32,14 +32,14 @@ lieformer.data.springs_plots.SpringsPlots, a callback the springs configs declar
 from __future__ import annotations
 
 
-import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchdiffeq import odeint
 
 from .cache import cache_path, cached_arrays
+from .loaders import SplitDataModule
 
 #: bump when simulate_springs or the block layout changes: older cache entries then miss
 GENERATOR_VERSION = 1
@@ -149,7 +149,7 @@ class DynamicsDataset(Dataset):
         return self.trajectory[i, 0], self.ts, self.trajectory[i], self.masses[i], self.features[i]
 
 
-class SpringsData(L.LightningDataModule):
+class SpringsData(SplitDataModule):
     """Spring systems for Lightning (module docstring): the first n_train systems of the training
     stream (one random chunk_len-step chunk each), n_val validation and n_test test systems from
     independent streams; evaluation sets "chunk" and "rollout" (the first rollout_steps steps of
@@ -235,14 +235,3 @@ class SpringsData(L.LightningDataModule):
         self.train_initial = torch.from_numpy(train["head"][:, 0])  # (n_train, 2, n, 2) float64
         self.val_sets, self.test_sets = self._eval_sets(val), self._eval_sets(test)
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers)
-
-    def train_dataloader(self):
-        return self._loader(self.train_set, True)
-
-    def val_dataloader(self):
-        return [self._loader(d, False) for d in self.val_sets]
-
-    def test_dataloader(self):
-        return [self._loader(d, False) for d in self.test_sets]
