@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks.plots import TestPlots, plt, predict, save_figure
+from ..tasks.plots import TestPlots, finish_panels, plt, predict
 from .constellation import PATTERN_NAMES, ConstellationData
 
 
@@ -29,14 +29,7 @@ def plot_constellations(coords, mask, true_counts, pred_counts, path, columns: i
         ok = bool((np.asarray(t) == np.asarray(p)).all())
         ax.set_title(f"{short}\ntrue {''.join(map(str, t))}  pred {''.join(map(str, p))}", fontsize=9,
                      color="tab:green" if ok else "tab:red")
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, path)
+    return finish_panels(fig, axes, n, path, title)
 
 
 class ConstellationPlots(TestPlots):

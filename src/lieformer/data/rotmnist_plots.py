@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks.plots import TestPlots, plt, predict, save_figure
+from ..tasks.plots import TestPlots, finish_panels, plt, predict, save_figure
 from .rotmnist import PointCloudCollate, RotMNISTData
 
 
@@ -34,14 +34,7 @@ def plot_digit_clouds(coords, values, true_labels, pred_labels, path, columns: i
         x, v = np.asarray(x), np.asarray(v)
         ax.scatter(x[:, 1], -x[:, 0], c=v, s=4, cmap="gray_r", vmin=0, vmax=1, marker="s", linewidths=0)
         ax.set_title(f"true {int(t)} / pred {int(p)}", fontsize=8, color="tab:green" if int(t) == int(p) else "tab:red")
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return save_figure(fig, path)
+    return finish_panels(fig, axes, n, path, title, fontsize=10)
 
 
 class RotMNISTPlots(TestPlots):

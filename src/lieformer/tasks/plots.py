@@ -63,6 +63,21 @@ def save_figure(fig, path) -> Path:
     return path
 
 
+def finish_panels(fig, axes, n: int, path, title: str = "", **title_options) -> Path:
+    """A grid of 2-D panels: the first n square and without ticks, the rest hidden; an optional
+    suptitle; laid out and saved (save_figure)."""
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, **title_options)
+    return save_figure(fig, path)
+
+
 def model_label(pl_module) -> str:
     """"LieResNet (SE2(alpha=0.2))": the task's network and the space (or group) it acts on, for titles."""
     net = getattr(pl_module, "net", pl_module)
