@@ -59,18 +59,19 @@ def blocked_attention(att, own: Tensor, nb: Tensor, v: Tensor, pairs: Tensor, id
         return att.pair_outputs(own, nb[idx], v[idx], pairs, mask)
     params = [p for p in att.pair_parameters() if p.requires_grad]
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (own, nb, v, *params))
-    if _fused_variant(att) and att.native and native.supported(own, nb, v, pairs, *_fused_parameters(att)):
+    fused = _fused_parameters(att) if _fused_variant(att) else None
+    if fused is not None and att.native and native.supported(own, nb, v, pairs, *fused):
         if not grad:
             with torch.no_grad():
-                return native.forward(att, own, nb, v, pairs, idx, mask, _fused_parameters(att), rows_per_sample)
-        return _NativeAttention.apply(att, rows_per_sample, own, nb, v, pairs, idx, mask, *_fused_parameters(att))
+                return native.forward(att, own, nb, v, pairs, idx, mask, fused, rows_per_sample)
+        return _NativeAttention.apply(att, rows_per_sample, own, nb, v, pairs, idx, mask, *fused)
     if R <= per_block:
         return att.pair_outputs(own, nb[idx], v[idx], pairs, mask)
     if not grad:
         with torch.no_grad():
             return _forward_blocks(att, own, nb, v, pairs, idx, mask, per_block)
-    if _fused_variant(att):
-        return _FusedAttention.apply(att, per_block, own, nb, v, pairs, idx, mask, *_fused_parameters(att))
+    if fused is not None:
+        return _FusedAttention.apply(att, per_block, own, nb, v, pairs, idx, mask, *fused)
     return _BlockedAttention.apply(att, per_block, own, nb, v, pairs, idx, mask, *params)
 
 
