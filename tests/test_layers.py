@@ -70,21 +70,32 @@ def explicit_neighbours(lifted, M: int, K: int, seed: int, query_mask):
 
 
 # ------------------------------------------------------------------------------------------ LieConv
+def use_contraction(monkeypatch, method: str) -> None:
+    """Make LieConv contract over the neighbours by `method` (nn.contraction), failing the test
+    if a path it should not take gathers rows."""
+    import functools
+
+    from lieformer.nn import contraction, lieconv
+
+    if method == "native" and contraction.native.contraction_library() is None:
+        pytest.skip("the native contraction kernel does not build here")
+    monkeypatch.setattr(lieconv, "contract_neighbours", functools.partial(contraction.contract_neighbours, method=method))
+    gather = contraction.gather_points if method == "gather" else (lambda *a: pytest.fail(f"gathered on the {method} path"))
+    monkeypatch.setattr(contraction, "gather_points", gather)
+
+
 @pytest.mark.parametrize("spec", ["T(2)", "SE2", "SE3"])
 @pytest.mark.parametrize("mode", ["eval", "train", "train-checkpoint"])
 @pytest.mark.parametrize("queries", ["all", "subset"])
-@pytest.mark.parametrize("contraction", ["gather", "dense"])
+@pytest.mark.parametrize("contraction", ["gather", "dense", "native"])
 def test_lieconv_matches_plain_reference(spec, mode, queries, contraction, monkeypatch):
     """LieConv.forward with a given neighbourhood = kernel MLP on the pair features (BatchNorm with
     the running statistics in eval, masked batch statistics over the valid pairs in training),
     mean over the neighbourhood, PointConv contraction and Linear; running statistics updated as
-    BatchNorm does (also under activation checkpointing). Both contractions over the neighbours:
-    gathered rows, and the dense per-set matmul of small sets (repeated neighbours add up)."""
-    from lieformer.nn import lieconv
-
-    monkeypatch.setattr(lieconv, "DENSE_CONTRACTION_RATIO", 0 if contraction == "gather" else 10**9)
-    if contraction == "dense":  # the dense path gathers no neighbour rows
-        monkeypatch.setattr(lieconv, "gather_points", lambda *a: pytest.fail("gathered on the dense path"))
+    BatchNorm does (also under activation checkpointing). Every contraction over the neighbours:
+    gathered rows, the dense per-set matmul of small sets (repeated neighbours add up), and the
+    native kernel."""
+    use_contraction(monkeypatch, contraction)
     group, lifted = lifted_batch(spec)
     B, L = lifted.mask.shape
     K = 4
@@ -116,24 +127,23 @@ def test_lieconv_matches_plain_reference(spec, mode, queries, contraction, monke
 
 
 def test_lieconv_contractions_have_the_same_gradients(monkeypatch):
-    """The dense contraction of small sets and the gathered one give the same gradients for the
-    input values and every parameter (padding, repeated neighbours)."""
-    from lieformer.nn import lieconv
-
+    """The dense contraction of small sets, the gathered one and the native kernel give the same
+    gradients for the input values and every parameter (padding, repeated neighbours)."""
     group, lifted = lifted_batch("SE2")
     conv = LieConv(3, 5, group, nbhd=4, kernel_dim=4, kernel_hidden=6).double()
     randomise(conv, seed=3)
     idx, pair_mask = explicit_neighbours(lifted, lifted.mask.shape[1], 4, seed=4, query_mask=lifted.mask)
     conv.neighbourhood = lambda lifted_, query_idx_, generator=None: Neighbourhood(idx, pair_mask, 0.5)
     grads = []
-    for ratio in (0, 10**9):
-        monkeypatch.setattr(lieconv, "DENSE_CONTRACTION_RATIO", ratio)
+    for method in ("gather", "dense", "native"):
+        use_contraction(monkeypatch, method)
         values = lifted.values.clone().requires_grad_()
         out = conv(lifted.with_values(values)).values
         grads.append(torch.autograd.grad(out.square().sum(), [values, *conv.parameters()]))
     assert (idx[..., :, None] == idx[..., None, :]).sum() > idx.numel()  # some neighbour repeats
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, **EXACT)
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            torch.testing.assert_close(a, b, **EXACT)
 
 
 def test_lieconv_without_mean_sums_over_the_neighbourhood():

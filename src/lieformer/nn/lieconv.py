@@ -15,17 +15,12 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..groups.base import LieGroup
-from ..spaces.base import HomogeneousSpace, Lifted, check_features, check_lifted, gather_points
+from ..spaces.base import HomogeneousSpace, Lifted, check_features, check_lifted
 from ..spaces.registry import make_space
+from .contraction import contract_neighbours
 from .neighbourhood import ball_neighbourhood, knn_neighbourhood
 from .norm import MaskedBatchNorm, NoNorm
 from .subsampling import farthest_point_prefix, farthest_point_subsample
-
-
-#: LieConv contracts over neighbours with a dense (B, M·m, L) × (B, L, c) matmul when a set has at
-#: most this many times as many points as each neighbourhood (L ≤ 4K: QM9's molecules), else by
-#: gathering the K neighbours' rows (RotMNIST: L = 648, K = 25)
-DENSE_CONTRACTION_RATIO = 4
 
 
 class AdaptiveRadius(nn.Module):
@@ -164,29 +159,12 @@ class LieConv(nn.Module):
         """Σ_k k(ℓ_ij) ⊗ f_j over the valid neighbours: (B, M, m·c_in), then WeightNet statistics.
 
         values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
-        the valid pairs only; the contraction over K is one batched matmul over the gathered
-        neighbours, or for small sets one dense matmul (DENSE_CONTRACTION_RATIO).
+        the valid pairs only; nn.contraction sums them against the neighbours' features.
         """
         flat = mask.reshape(-1)
-        every = bool(flat.all())  # common case: no padding slot, no copy into a zeroed tensor
         rows = pairs.reshape(-1, pairs.shape[-1])
-        w_valid, stats = self.weightnet.mlp(rows if every else rows[flat], mode)
-        m = self.weightnet.out_dim
-        w = w_valid if every else w_valid.new_zeros(flat.shape[0], m).index_put((flat,), w_valid)
-        w = w.view(*mask.shape, m)
-        if self.mean:  # 1/|nbhd(i)| on the (B, M, K, m) kernel values: cheaper than on (B, M, m·c_in)
-            w = w / mask.sum(-1, keepdim=True).clamp_min(1).unsqueeze(-1).to(w.dtype)
-        B, M, K = idx.shape
-        L = values.shape[1]
-        if L <= DENSE_CONTRACTION_RATIO * K:
-            # small sets (molecules): scatter the kernel values into (B, M·m, L) — repeated
-            # neighbours add up — and contract with one matmul per set: at most
-            # DENSE_CONTRACTION_RATIO × the sparse arithmetic, with no (B, M, K, c_in) gather
-            # and no scatter of its gradient
-            dense = w.new_zeros(B, M, m, L).scatter_add(-1, idx.unsqueeze(2).expand(B, M, m, K), w.transpose(-1, -2))
-            return ((dense.view(B, M * m, L) @ values).view(B, M, m * values.shape[-1]), *stats)
-        f = gather_points(values, idx)  # (B, M, K, c_in)
-        return ((w.transpose(-1, -2) @ f).flatten(2), *stats)  # (B, M, m·c_in), m-major
+        w, stats = self.weightnet.mlp(rows if bool(flat.all()) else rows[flat], mode)
+        return (contract_neighbours(values, w, idx, mask, self.mean), *stats)
 
     def forward(self, lifted: Lifted, generator=None, query_idx: Tensor | None = None, queries: Lifted | None = None) -> Lifted:
         """Convolve lifted.values at the queries; query_idx/queries from subsample() (computed here

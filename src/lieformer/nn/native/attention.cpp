@@ -17,6 +17,8 @@
 #include <cstring>
 #include <thread>
 #include <vector>
+
+#include "threads.h"
 #include <algorithm>
 #include <type_traits>
 
@@ -305,19 +307,7 @@ void with_width(int64_t kd, F&& f) {
   }
 }
 
-// Groups [g0, g1) of `size` rows each (whole samples: size L; single rows: size 1) to thread i
-// of min(threads, groups): work(i, first row, end row).
-template <typename F>
-void over_groups(int64_t groups, int64_t size, int64_t threads, F&& work) {
-  const int64_t T_ = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
-  std::vector<std::thread> pool;
-  for (int64_t i = 0; i < T_; ++i) {
-    const int64_t g0 = groups * i / T_, g1 = groups * (i + 1) / T_;
-    if (i + 1 == T_) work(i, g0 * size, g1 * size);
-    else pool.emplace_back([&work, i, g0, g1, size] { work(i, g0 * size, g1 * size); });
-  }
-  for (auto& th : pool) th.join();
-}
+using lieformer_native::over_groups;
 
 template <typename T>
 Problem<T> problem(const T* own, const T* nb, const T* v, const T* pairs, const int64_t* idx, const bool* mask,
