@@ -1,5 +1,6 @@
 """The native (C++) farthest-point loop against the PyTorch loop it replaces: the same indices,
-step for step, on random sets, padding, grids with exact ties, and the fallbacks."""
+step for step, on random sets, padding, grids with exact ties, SE2 lifts (the planar angle
+form of their distance), and the fallbacks."""
 
 from __future__ import annotations
 
@@ -103,13 +104,50 @@ def test_distance_is_position_norm_is_declared_only_where_exact(spec, dtype):
             assert not torch.allclose(d, euclidean_distance(positions, positions))
 
 
-def test_se2_lifts_run_the_loop(native_calls, monkeypatch):
-    """SE2 lifts (distance with an angle term) never reach the kernel; results are the loop's."""
-    group = make_group("SE2")
-    x = torch.randn(2, 50, 2, generator=torch.Generator().manual_seed(0))
-    lifted = group.lift(x, torch.zeros(2, 50, 1), torch.ones(2, 50, dtype=torch.bool), 2, torch.Generator().manual_seed(1))
-    (idx_n, _), (idx_l, _) = both_paths(monkeypatch, group, lifted, 0.5)
-    assert torch.equal(idx_n, idx_l) and native_calls == []
+@pytest.mark.parametrize("spec", ["SE2", "SE2(alpha=0.7)", "SE3", "SE2Canonical(4)", "SO2", "T(2)", "Rx"])
+def test_planar_angles_give_the_spaces_distance(spec, dtype):
+    """planar_angles() is declared where the distance is α·|θ_b − θ_a|₂π + (1−α)‖p_a − p_b‖ (SE2
+    at any α) and that form is then the space's distance (to rounding); elsewhere None."""
+    group = make_group(spec)
+    space = group.space if hasattr(group, "space") else group
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(2, 30, space.space_dim, generator=gen, dtype=dtype) + 0.5
+    lifted = space.lift(x, torch.zeros(2, 30, 1, dtype=dtype), torch.ones(2, 30, dtype=torch.bool), 3, generator=gen)
+    angles = space.planar_angles(lifted.elements)
+    if not spec.startswith("SE2("):
+        assert (angles is not None) == (spec == "SE2")
+    if angles is None:
+        return
+    assert angles.dtype == torch.float64
+    positions = space.positions(lifted.elements, lifted.orbits)
+    rows = torch.arange(2)
+    for a in (0, 7, 40):
+        row = subsampling._planar_row(positions, angles, space.alpha, rows, torch.tensor([a, a]))
+        d = space.distance(lifted.elements[:, a : a + 1], lifted.orbits[:, a : a + 1], lifted.elements, lifted.orbits)
+        tol = dict(atol=1e-12, rtol=1e-12) if dtype == torch.float64 else dict(atol=2e-6, rtol=2e-6)
+        torch.testing.assert_close(row, d[:, 0].double(), **tol)
+
+
+@pytest.mark.parametrize("lift_samples,alpha", [(1, 0.2), (2, 0.2), (3, 0.9)])
+def test_native_fps_equals_the_loop_on_se2_lifts(lift_samples, alpha, dtype, native_calls, monkeypatch):
+    """SE2 lifts (distance with an angle term) run the kernel with the loop's choices: random sets
+    with padding, and the RotMNIST grid (exact ties in the positions; several lifts of one pixel
+    share it); float32 positions too (the angle term is float64 in both)."""
+    group = make_group(f"SE2(alpha={alpha})")
+    gen = torch.Generator().manual_seed(lift_samples)
+    x = 3 * torch.randn(3, 70, 2, generator=gen, dtype=dtype)
+    mask = torch.ones(3, 70, dtype=torch.bool)
+    mask[1, 50:] = False
+    t = torch.linspace(-14, 14, 28, dtype=dtype)
+    grid = torch.stack(torch.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
+    grid = grid[grid.norm(dim=-1) < 15][None]
+    for points, valid in ((x, mask), (grid, torch.ones(grid.shape[:2], dtype=torch.bool))):
+        lifted = group.lift(points, torch.zeros(*points.shape[:2], 1, dtype=dtype), valid, lift_samples,
+                            torch.Generator().manual_seed(5))
+        for fraction, seed in [(0.68, 0), (0.3, 1)]:
+            (idx_n, slot_n), (idx_l, slot_l) = both_paths(monkeypatch, group, lifted, fraction, seed)
+            assert torch.equal(slot_n, slot_l) and torch.equal(idx_n, idx_l), (fraction, seed)
+    assert native_calls and all(native_calls)
 
 
 def test_failed_build_warns_once_and_falls_back(monkeypatch):

@@ -3,6 +3,8 @@ shortcut for sets that are FPS results already (LieResNet's later layers)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -52,8 +54,9 @@ def farthest_point_subsample(
     from the chosen ones (distances rounded to tie_tolerance of the set's extent, exact ties
     ordered by counter-based noise), O(M·L) work and O(L) memory. On the CPU, spaces whose distance
     is the Euclidean distance of their positions (space.distance_is_position_norm: T(n),
-    Trivial) run the steps in C++ (lieformer.nn.native; LIEFORMER_NATIVE=0 turns it off); the
-    others run a PyTorch loop, each step one vectorised space.distance from the newest point.
+    Trivial) or its planar form α·|Δθ|₂π + (1−α)‖Δp‖ (space.planar_angles: SE2) run the steps in
+    C++ (lieformer.nn.native; LIEFORMER_NATIVE=0 turns it off), with the PyTorch loop's choices;
+    the others run that loop, each step one vectorised space.distance from the newest point.
     """
     B, L = lifted.mask.shape
     counts = subsample_counts(lifted.mask, fraction)
@@ -68,26 +71,39 @@ def farthest_point_subsample(
     # -1e300 marks chosen points (picked again only once a row has no other), -inf padding
     order = torch.where(lifted.mask, 0.5 * uniform(seed + 1, rows[:, None], torch.arange(L, device=device)[None],
                                                    dtype=torch.float64), -torch.inf)
-    native = (device.type == "cpu" and M > 0 and space.distance_is_position_norm
+    angles = space.planar_angles(lifted.elements)
+    native = (device.type == "cpu" and M > 0 and (space.distance_is_position_norm or angles is not None)
               and lifted.elements.dtype in (torch.float32, torch.float64))
     library = fps_library() if native else None
     chosen = None
     if library is not None:
         positions = space.positions(lifted.elements, lifted.orbits)
-        chosen = _native_greedy(library, positions, lifted.mask, current, order, M, tie_tolerance)
+        chosen = _native_greedy(library, positions, angles, space.alpha if angles is not None else 0.0,
+                                lifted.mask, current, order, M, tie_tolerance)
     if chosen is None:
-        chosen = _greedy_loop(space, lifted, current, order, M, tie_tolerance)
+        chosen = _greedy_loop(space, lifted, angles, current, order, M, tie_tolerance)
     slot_mask = torch.arange(M, device=device)[None] < counts[:, None]
     chosen = torch.where(slot_mask, chosen, chosen[:, :1])
     return chosen, slot_mask
 
 
+def _planar_row(positions: Tensor, angles: Tensor, alpha: float, rows: Tensor, current: Tensor) -> Tensor:
+    """α·|θ_j − θ_a|₂π + (1−α)‖p_a − p_j‖ (B, L) float64 from the points `current` (B,) to all:
+    the space's distance when planar_angles() gives θ (SE2), in the operations fps.cpp repeats."""
+    euclidean = euclidean_distance(positions[rows, current].unsqueeze(1), positions)[:, 0].double()
+    dt = (angles - angles[rows, current].unsqueeze(1)).abs()
+    angle = torch.minimum(dt, 2 * math.pi - dt)
+    return alpha * angle + (1 - alpha) * euclidean
+
+
 @torch.no_grad()
-def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, current: Tensor, order: Tensor, M: int,
-                 tie_tolerance: float) -> Tensor:
+def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, angles: Tensor | None, current: Tensor, order: Tensor,
+                 M: int, tie_tolerance: float) -> Tensor:
     """The greedy steps in PyTorch (the reference, and the path off the CPU or for large sets):
-    each step one distance from the newest point to all L points. → chosen (B, M)."""
+    each step one distance from the newest point to all L points (the planar form where the
+    space gives angles). → chosen (B, M)."""
     B, L = lifted.mask.shape
+    positions = None if angles is None else space.positions(lifted.elements, lifted.orbits)
     device = lifted.mask.device
     rows = torch.arange(B, device=device)
     order = order.clone()
@@ -96,10 +112,13 @@ def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, current: Tensor, order
     scale = None
     for i in range(M):  # greedy: each step is one vectorised distance, newest point → all L points
         chosen[:, i] = current
-        d = space.distance(
-            lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
-            lifted.elements, lifted.orbits,
-        )[:, 0].double()
+        if angles is None:
+            d = space.distance(
+                lifted.elements[rows, current].unsqueeze(1), lifted.orbits[rows, current].unsqueeze(1),
+                lifted.elements, lifted.orbits,
+            )[:, 0].double()
+        else:
+            d = _planar_row(positions, angles, space.alpha, rows, current)
         if scale is None:  # rounding to 1e-5 of the set's extent
             scale = torch.where(lifted.mask, d, 0.0).amax(-1, keepdim=True).clamp_min(1e-30) * tie_tolerance
         nearest = torch.minimum(nearest, d)
@@ -129,15 +148,17 @@ def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]])
 
 @torch.no_grad()
 @torch.compiler.disable
-def _native_greedy(library, positions: Tensor, mask: Tensor, current: Tensor, order: Tensor, M: int,
-                   tie_tolerance: float) -> Tensor | None:
+def _native_greedy(library, positions: Tensor, angles: Tensor | None, alpha: float, mask: Tensor, current: Tensor,
+                   order: Tensor, M: int, tie_tolerance: float) -> Tensor | None:
     """The same greedy steps in C++ (native/fps.cpp) for a space whose distance is the Euclidean
-    distance of its positions (B, L, D): each step's row ‖p_current − p_j‖ is computed there as
-    torch.cdist computes it, bit for bit (checked on rows of these points, else None: the caller
-    runs the loop), so the choices are the loop's. → chosen (B, M)."""
+    distance of its positions (B, L, D), or its planar form with angles (B, L) (SE2): each step's
+    row ‖p_current − p_j‖ is computed there as torch.cdist computes it, bit for bit (checked on
+    rows of these points, else None: the caller runs the loop), the angle term as _planar_row
+    does, so the choices are the loop's. → chosen (B, M)."""
     B, L = mask.shape
     positions = positions.contiguous()
-    if not bool(torch.isfinite(positions).all()):  # NaN / inf coordinates: the loop's NaN semantics
+    finite = torch.isfinite(positions).all() & (True if angles is None else torch.isfinite(angles).all())
+    if not bool(finite):  # NaN / inf coordinates: the loop's NaN semantics
         return None
     probes = sorted({(0, int(current[0])), (B - 1, int(current[B - 1])), (B // 2, L // 2)})
     fused = _matching_variant(library, positions, probes)
@@ -147,6 +168,8 @@ def _native_greedy(library, positions: Tensor, mask: Tensor, current: Tensor, or
     chosen = torch.empty(B, M, dtype=torch.long)
     order, current = order.contiguous(), current.contiguous()
     valid = mask.to(torch.uint8).contiguous()
-    kernel(positions.data_ptr(), positions.shape[-1], fused, order.data_ptr(), current.data_ptr(), valid.data_ptr(),
+    angles = None if angles is None else angles.to(torch.float64).contiguous()
+    kernel(positions.data_ptr(), positions.shape[-1], fused, None if angles is None else angles.data_ptr(),
+           float(alpha), float(1 - alpha), order.data_ptr(), current.data_ptr(), valid.data_ptr(),
            B, L, M, float(tie_tolerance), chosen.data_ptr())
     return chosen

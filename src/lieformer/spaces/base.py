@@ -397,6 +397,12 @@ class HomogeneousSpace(ABC):
         neighbour searches skip far cells of a grid; None where the space has no such bound."""
         return None
 
+    def planar_angles(self, elements: Tensor) -> Tensor | None:
+        """θ (…) float64 of lifted points whose distance is α·|θ_b − θ_a|₂π + (1−α)‖p_a − p_b‖
+        (|·|₂π: the angle between, in [0, π]; p = positions()), or None where it is not of that
+        form. Farthest-point sampling then works from θ and p alone (no per-pair matrices)."""
+        return None
+
     def distance(self, ua: Tensor, qa: Tensor, ub: Tensor, qb: Tensor) -> Tensor:
         """Invariant distances between sets a (B, M) and b (B, N) of lifted points → (B, M, N).
 

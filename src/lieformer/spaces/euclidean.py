@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..groups.affine import affine_act, split, translation
 from ..groups.base import LieGroup, euclidean_distance, rotation_2d
-from ..groups.so2 import SO2
+from ..groups.so2 import SO2, angle_of
 from .base import HomogeneousSpace, Lifted, check_features, gather_points, safe_norm
 from .frames import golden_spread, plane_frame_angles
 
@@ -91,6 +91,11 @@ class EuclideanSpace(HomogeneousSpace):
 
     def positions(self, elements: Tensor, orbits: Tensor) -> Tensor:
         return split(elements)[1]
+
+    def planar_angles(self, elements: Tensor) -> Tensor | None:
+        if not isinstance(self.group.rotations, SO2) or type(self).distance is not EuclideanSpace.distance:
+            return None
+        return angle_of(split(elements)[0].double())  # SE2: relative_angle(R_a, R_b) = |θ_b − θ_a|₂π
 
     def distance(self, ua, qa, ub, qb) -> Tensor:
         Ra, ta = split(ua)

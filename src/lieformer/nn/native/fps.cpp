@@ -8,6 +8,11 @@
 // compile that loop to for some types). The caller checks which variant equals cdist bit for bit
 // on its data, or uses the PyTorch loop (compiled with -ffp-contract=off: no implicit FMAs).
 //
+// Planar rotations (SE2): with angles θ (L, float64 per set; null otherwise) the distance is
+//   d = α·min(|θ_j − θ_a|, 2π − |θ_j − θ_a|) + (1 − α)·‖p_a − p_j‖
+// in double, the Euclidean part rounded as above first: the same operations, in the same order,
+// as the PyTorch loop's planar distance (subsampling._planar_row).
+//
 // For each set r: points (L, D) row-major (float or double), order (L) the tie-breaking noise
 // (−inf on padding), start the first point, scale the rounding unit (computed here from the first
 // row exactly as the PyTorch loop does), mask (L) the valid points. Every step:
@@ -15,6 +20,7 @@
 //   current ← argmax_j floor(nearest_j / scale) + order_j      (first maximum; NaN counts as maximal)
 // in double precision, as torch.minimum / torch.floor / torch.argmax compute it (finite positions:
 // the caller runs the PyTorch loop otherwise).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -54,12 +60,27 @@ inline __attribute__((always_inline)) void distance_row(const T* points, int64_t
 // One pass over the set per step: distance to the newest point, running minimum, the key
 // floor(nearest/scale) + order refreshed where either changed, and the argmax. Positions are
 // finite (the caller checks), so no distance is NaN.
+// The distance of point j from point a in double: Euclidean, or with the planar angle term.
+struct Planar {
+  const double* theta;  // this set's angles, or null
+  double alpha, beta;  // α and 1 − α
+  inline __attribute__((always_inline)) double at(double euclidean, int64_t a, int64_t j) const {
+    if (theta == nullptr) return euclidean;
+    const double dt = std::fabs(theta[j] - theta[a]);
+    const double angle = std::min(dt, 6.283185307179586 - dt);
+    const double x = alpha * angle, y = beta * euclidean;
+    return x + y;
+  }
+};
+
 template <typename T, typename Distance>
-inline __attribute__((always_inline)) void fps_sets(const T* points, int64_t D, const double* order_in,
-    const int64_t* start, const uint8_t* mask, int64_t R, int64_t L, int64_t M, double tolerance, int64_t* out) {
+inline __attribute__((always_inline)) void fps_sets(const T* points, int64_t D, const double* angles, double alpha,
+    double beta, const double* order_in, const int64_t* start, const uint8_t* mask, int64_t R, int64_t L, int64_t M,
+    double tolerance, int64_t* out) {
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> nearest(L), order(L), key(L);
   for (int64_t r = 0; r < R; ++r) {
+    const Planar planar{angles == nullptr ? nullptr : angles + r * L, alpha, beta};
     const T* p = points + r * L * D;
     const uint8_t* valid = mask + r * L;
     for (int64_t j = 0; j < L; ++j) order[j] = order_in[r * L + j];
@@ -69,7 +90,7 @@ inline __attribute__((always_inline)) void fps_sets(const T* points, int64_t D, 
     const T* pc = p + current * D;
     double top = -inf;
     for (int64_t j = 0; j < L; ++j) {
-      nearest[j] = static_cast<double>(Distance::at(pc, p + j * D, D));
+      nearest[j] = planar.at(static_cast<double>(Distance::at(pc, p + j * D, D)), current, j);
       double v = valid[j] ? nearest[j] : 0.0;
       if (v > top) top = v;
     }
@@ -89,7 +110,7 @@ inline __attribute__((always_inline)) void fps_sets(const T* points, int64_t D, 
       best = 0;
       best_key = -inf;
       for (int64_t j = 0; j < L; ++j) {
-        double d = static_cast<double>(Distance::at(pc, p + j * D, D));
+        double d = planar.at(static_cast<double>(Distance::at(pc, p + j * D, D)), current, j);
         if (d < nearest[j] || j == current) {
           if (d < nearest[j]) nearest[j] = d;
           key[j] = std::floor(nearest[j] / scale) + order[j];
@@ -107,14 +128,16 @@ inline __attribute__((always_inline)) void fps_sets(const T* points, int64_t D, 
 #define LIEFORMER_FMA_CLONES
 #endif
 
-LIEFORMER_FMA_CLONES void fps_fused_float(const float* points, int64_t D, const double* order, const int64_t* start,
-    const uint8_t* mask, int64_t R, int64_t L, int64_t M, double tolerance, int64_t* out) {
-  fps_sets<float, FusedDistance<float>>(points, D, order, start, mask, R, L, M, tolerance, out);
+LIEFORMER_FMA_CLONES void fps_fused_float(const float* points, int64_t D, const double* angles, double alpha,
+    double beta, const double* order, const int64_t* start, const uint8_t* mask, int64_t R, int64_t L, int64_t M,
+    double tolerance, int64_t* out) {
+  fps_sets<float, FusedDistance<float>>(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance, out);
 }
 
-LIEFORMER_FMA_CLONES void fps_fused_double(const double* points, int64_t D, const double* order, const int64_t* start,
-    const uint8_t* mask, int64_t R, int64_t L, int64_t M, double tolerance, int64_t* out) {
-  fps_sets<double, FusedDistance<double>>(points, D, order, start, mask, R, L, M, tolerance, out);
+LIEFORMER_FMA_CLONES void fps_fused_double(const double* points, int64_t D, const double* angles, double alpha,
+    double beta, const double* order, const int64_t* start, const uint8_t* mask, int64_t R, int64_t L, int64_t M,
+    double tolerance, int64_t* out) {
+  fps_sets<double, FusedDistance<double>>(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance, out);
 }
 
 LIEFORMER_FMA_CLONES void row_fused_float(const float* points, int64_t L, int64_t D, int64_t a, float* row) {
@@ -128,18 +151,21 @@ LIEFORMER_FMA_CLONES void row_fused_double(const double* points, int64_t L, int6
 }  // namespace
 
 extern "C" {
-int lieformer_fps_abi_version() { return 5; }
+int lieformer_fps_abi_version() { return 6; }
 
-void lieformer_fps_float(const float* points, int64_t D, int fused, const double* order, const int64_t* start,
-                         const uint8_t* mask, int64_t R, int64_t L, int64_t M, double tolerance, int64_t* out) {
-  if (fused) fps_fused_float(points, D, order, start, mask, R, L, M, tolerance, out);
-  else fps_sets<float, PlainDistance<float>>(points, D, order, start, mask, R, L, M, tolerance, out);
+void lieformer_fps_float(const float* points, int64_t D, int fused, const double* angles, double alpha, double beta,
+                         const double* order, const int64_t* start, const uint8_t* mask, int64_t R, int64_t L,
+                         int64_t M, double tolerance, int64_t* out) {
+  if (fused) fps_fused_float(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance, out);
+  else fps_sets<float, PlainDistance<float>>(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance, out);
 }
 
-void lieformer_fps_double(const double* points, int64_t D, int fused, const double* order, const int64_t* start,
-                          const uint8_t* mask, int64_t R, int64_t L, int64_t M, double tolerance, int64_t* out) {
-  if (fused) fps_fused_double(points, D, order, start, mask, R, L, M, tolerance, out);
-  else fps_sets<double, PlainDistance<double>>(points, D, order, start, mask, R, L, M, tolerance, out);
+void lieformer_fps_double(const double* points, int64_t D, int fused, const double* angles, double alpha, double beta,
+                          const double* order, const int64_t* start, const uint8_t* mask, int64_t R, int64_t L,
+                          int64_t M, double tolerance, int64_t* out) {
+  if (fused) fps_fused_double(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance, out);
+  else fps_sets<double, PlainDistance<double>>(points, D, angles, alpha, beta, order, start, mask, R, L, M, tolerance,
+                                               out);
 }
 
 // One distance row ‖p_a − p_j‖, j < L, of a set of points (L, D): what the caller compares with cdist.

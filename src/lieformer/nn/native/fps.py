@@ -6,14 +6,14 @@ import ctypes
 
 from . import load_library
 
-_ABI = 5
-_NAME = "lieformer_fps_v6"  # bump with any change of fps.cpp (names the cached build)
+_ABI = 6
+_NAME = "lieformer_fps_v7"  # bump with any change of fps.cpp (names the cached build)
 
 
 def _setup(lib: ctypes.CDLL) -> None:
     for fn in (lib.lieformer_fps_float, lib.lieformer_fps_double):
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int] + [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [
-            ctypes.c_double, ctypes.c_void_p]
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p, ctypes.c_double, ctypes.c_double] + [
+            ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_double, ctypes.c_void_p]
         fn.restype = None
     for fn in (lib.lieformer_distance_row_float, lib.lieformer_distance_row_double):
         fn.argtypes = [ctypes.c_void_p] + [ctypes.c_int64] * 3 + [ctypes.c_int, ctypes.c_void_p]
