@@ -11,6 +11,7 @@ from torch import Tensor
 from ..groups.base import euclidean_distance
 from ..randomness import draw_seed, uniform
 from ..spaces.base import HomogeneousSpace, Lifted
+from .native import hidden_from_compile
 from .native.fps import fps_library
 
 
@@ -127,7 +128,7 @@ def _greedy_loop(space: HomogeneousSpace, lifted: Lifted, angles: Tensor | None,
     return chosen
 
 
-@torch.compiler.disable  # ctypes calls write the outputs: dynamo must not trace them
+@hidden_from_compile  # ctypes calls write the outputs: dynamo must not trace them
 def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]]) -> int | None:
     """Which of the kernel's distance formulas (0: plain, 1: fused multiply-add) gives, on these
     points, the rows euclidean_distance (torch.cdist) gives, bit for bit; None if neither.
@@ -147,7 +148,7 @@ def _matching_variant(library, positions: Tensor, probes: list[tuple[int, int]])
 
 
 @torch.no_grad()
-@torch.compiler.disable
+@hidden_from_compile
 def _native_greedy(library, positions: Tensor, angles: Tensor | None, alpha: float, mask: Tensor, current: Tensor,
                    order: Tensor, M: int, tie_tolerance: float) -> Tensor | None:
     """The same greedy steps in C++ (native/fps.cpp) for a space whose distance is the Euclidean

@@ -9,6 +9,7 @@ the fallbacks run after one warning. The sources include no torch header: a buil
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -17,6 +18,25 @@ from pathlib import Path
 from typing import Callable
 
 _libraries: dict[str, ctypes.CDLL | None] = {}
+
+
+def hidden_from_compile(fn: Callable) -> Callable:
+    """fn behind torch.compiler.disable (a ctypes call writes tensors that dynamo would take for
+    untouched), applied only while torch.compile traces: decorating at import time would import
+    torch._dynamo with lieformer — about a second and 70 MB of memory that eager use never needs."""
+    import torch
+
+    disabled: list[Callable] = []
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if torch.compiler.is_compiling():
+            if not disabled:
+                disabled.append(torch.compiler.disable(fn))
+            return disabled[0](*args, **kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def native_enabled() -> bool:

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from . import load_library
+from . import hidden_from_compile, load_library
 
 _ABI = 1
 _BUILD = 8  # bump with any change of attention.cpp (names the cached build)
@@ -53,7 +53,7 @@ def _arguments(att, own, nb, v, pairs, idx, mask, params, L):
         1.0 / math.sqrt(att.head_dim), _NORMALISATIONS[att.normalisation], torch.get_num_threads())
 
 
-@torch.compiler.disable  # a ctypes call writes `out`: dynamo must not trace it
+@hidden_from_compile  # a ctypes call writes `out`: dynamo must not trace it
 def forward(att, own, nb, v, pairs, idx, mask, params, L) -> Tensor:
     """Σ_j w_ij^h v_j^h (R, H, d); L rows a sample (a query's neighbours lie in its sample)."""
     tensors, dims, pointers, scalars = _arguments(att, own, nb, v, pairs, idx, mask, params, L)
@@ -63,7 +63,7 @@ def forward(att, own, nb, v, pairs, idx, mask, params, L) -> Tensor:
     return out
 
 
-@torch.compiler.disable
+@hidden_from_compile
 def backward(att, own, nb, v, pairs, idx, mask, params, L, grad) -> tuple[Tensor, ...]:
     """Gradients of own, nb, v and the six location parameters, given grad (R, H, d)."""
     tensors, dims, pointers, scalars = _arguments(att, own, nb, v, pairs, idx, mask, params, L)

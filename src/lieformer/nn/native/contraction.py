@@ -8,7 +8,7 @@ import ctypes
 import torch
 from torch import Tensor
 
-from . import load_library
+from . import hidden_from_compile, load_library
 
 _ABI = 1
 _NAME = "lieformer_contraction_v5"  # bump with any change of contraction.cpp (names the cached build)
@@ -48,7 +48,7 @@ def _function(kind: str, dtype: torch.dtype):
     return getattr(contraction_library(), f"lieformer_contraction_{kind}_{'float' if dtype == torch.float32 else 'double'}")
 
 
-@torch.compiler.disable  # a ctypes call writes `out`: dynamo must not trace it
+@hidden_from_compile  # a ctypes call writes `out`: dynamo must not trace it
 def forward(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, offsets: Tensor, mean: bool) -> Tensor:
     """values (B, L, c), w (n_valid, m), idx / mask (B, M, K), offsets (B·M + 1) → (B, M, m·c)."""
     tensors, pointers = _arguments(values, w, idx, mask, offsets)
@@ -58,7 +58,7 @@ def forward(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, offsets: Tenso
     return out
 
 
-@torch.compiler.disable
+@hidden_from_compile
 def backward(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, offsets: Tensor, mean: bool,
              grad: Tensor) -> tuple[Tensor, Tensor]:
     """(gradient of values (B, L, c), gradient of w (n_valid, m)) given grad (B, M, m·c)."""

@@ -8,7 +8,7 @@ import ctypes
 import torch
 from torch import Tensor
 
-from . import load_library
+from . import hidden_from_compile, load_library
 
 _ABI = 1
 _NAME = "lieformer_knn_v1"  # bump with any change of knn.cpp (names the cached build)
@@ -28,7 +28,7 @@ def knn_library() -> ctypes.CDLL | None:
     return load_library(_NAME, "knn.cpp", _setup)
 
 
-@torch.compiler.disable  # a ctypes call writes the outputs: dynamo must not trace it
+@hidden_from_compile  # a ctypes call writes the outputs: dynamo must not trace it
 def knn_select(d: Tensor, valid: Tensor, scale: Tensor, seed: int, query: Tensor, keys: Tensor, C: int, K: int):
     """(near (B, m, K), keep (B, m, K), last (B, m)) as _knn_select returns them, or None where the
     kernel does not apply (not CPU, not float32/64, fewer than K keys, or no library)."""
