@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lieformer import LieResNet, LieTransformer, make_group
-from lieformer.nn import BottleBlock, LieConv, LieSelfAttention, Neighbourhood, masked_pool
+from lieformer.nn import BottleBlock, LieConv, LieSelfAttention, MaskedBatchNorm, Neighbourhood, masked_pool
 from lieformer.nn.attention import COMBINATIONS, CONTENTS, LOCATIONS, NORMALISATIONS
 
 from .conftest import random_coords
@@ -199,6 +199,103 @@ def test_bottleblock_matches_its_formula():
     expected = torch.where(query_mask[..., None], y, 0.0)
     torch.testing.assert_close(out.values, expected, **EXACT)
     torch.testing.assert_close(out.elements, queries.elements, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("padding", [False, True], ids=["full", "padded"])
+@pytest.mark.parametrize("with_linear", [False, True], ids=["alone", "then-linear"])
+def test_batchnorm_swish_is_swish_of_batchnorm(dtype, training, padding, with_linear):
+    """MaskedBatchNorm.swish (which keeps only its input for the backward) = silu(MaskedBatchNorm),
+    then the Linear if given (on every row): outputs, gradients of the input, the norm's and the
+    Linear's parameters, running statistics and their count; a second derivative through it
+    (create_graph) as the separate layers'."""
+    gen = torch.Generator().manual_seed(4)
+    x = 3 * torch.randn(3, 7, 5, generator=gen, dtype=dtype) + 1
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    if padding:
+        mask[1, 4:] = False
+    results = []
+    for lean in (True, False):
+        norm = MaskedBatchNorm(5).to(dtype)
+        linear = torch.nn.Linear(5, 4).to(dtype) if with_linear else None
+        randomise(norm, seed=5)
+        if linear is not None:
+            randomise(linear, seed=6)
+        norm.train(training)
+        xi = x.clone().requires_grad_()
+        if lean:
+            out = norm.swish(xi, mask, linear)
+        else:
+            out = torch.nn.functional.silu(norm(xi, mask))
+            out = out if linear is None else linear(out)
+        params = [xi, norm.weight, norm.bias, *([] if linear is None else list(linear.parameters()))]
+        first = torch.autograd.grad(out.sin().sum(), params, retain_graph=True)
+        (gx,) = torch.autograd.grad(out.sin().sum(), xi, create_graph=True)
+        second = torch.autograd.grad(gx.square().sum(), params)
+        results.append((out, *first, *second, norm.running_mean, norm.running_var, norm.num_batches_tracked))
+    tol = EXACT if dtype == torch.float64 else dict(atol=1e-5, rtol=1e-5)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, **tol)
+    if padding and not with_linear:
+        assert torch.equal(results[0][0][1, 4:], torch.zeros(3, 5, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("mode", ["train", "eval", "deferred"])
+@pytest.mark.parametrize("widths", [(3, 32, 16, 3), (2, 6, 4, 2), (4, 5, 7, 4)], ids=["3-32-32-16", "2-6-4", "4-5-5-5-7"])
+def test_native_weightnet_matches_the_pytorch_layers(dtype, mode, widths):
+    """WeightNet.mlp through native/weightnet.cpp = torch_mlp (Linear → BatchNorm → Swish per
+    layer): outputs, every parameter's gradient, the returned or written batch statistics, the
+    running statistics; 1 and 2 threads; a second-order gradient falls back to the layers."""
+    from lieformer.nn.lieconv import WeightNet
+    from lieformer.nn.native import weightnet as native
+
+    if native.weightnet_library() is None:
+        pytest.skip("the native kernel does not build here")
+    P, hidden, m, layers = widths
+    gen = torch.Generator().manual_seed(hidden)
+    x = torch.randn(300, P, generator=gen, dtype=dtype) * 2
+    grad = torch.randn(300, m, generator=gen, dtype=dtype)
+    reference = WeightNet(P, m, hidden, layers).to(dtype)
+    randomise(reference, seed=6)
+    results = {}
+    for path in ("native", "torch", "native-2-threads"):
+        net = WeightNet(P, m, hidden, layers).to(dtype)
+        net.load_state_dict(reference.state_dict())
+        net.train(mode != "eval")
+        before = torch.get_num_threads()
+        torch.set_num_threads(2 if path.endswith("threads") else 1)
+        try:
+            calls = []
+            original = native.forward
+            native.forward = lambda *a: calls.append(1) or original(*a)
+            h, stats = (net.torch_mlp if path == "torch" else net.mlp)(x, mode)
+            grads = torch.autograd.grad(h, list(net.parameters()), grad)
+        finally:
+            native.forward = original
+            torch.set_num_threads(before)
+        assert bool(calls) == (path != "torch")
+        running = [b for bn in net.norms for b in (bn.running_mean, bn.running_var, bn.num_batches_tracked)]
+        results[path] = (h, *grads, *stats, *running)
+    # float32: BatchNorm's backward sums over the rows in another order (the kernel's in float64)
+    tol = EXACT if dtype == torch.float64 else dict(atol=3e-4, rtol=3e-4)
+    for path in ("native", "native-2-threads"):
+        assert len(results[path]) == len(results["torch"])
+        for i, (a, b) in enumerate(zip(results[path], results["torch"])):
+            torch.testing.assert_close(a, b, **tol, msg=lambda text: f"{path}, item {i}: {text}")
+    if dtype != torch.float64:  # second derivatives: float64 (float32's cancel to noise in places)
+        return
+    net = WeightNet(P, m, hidden, layers).to(dtype)
+    net.load_state_dict(reference.state_dict())
+    second = []
+    for f in (net.mlp, net.torch_mlp):
+        h, _ = f(x, "deferred")
+        g = torch.autograd.grad(h.sin().sum(), list(net.parameters()), create_graph=True)
+        second.append(torch.autograd.grad(sum(t.square().sum() for t in g), list(net.parameters())))
+    scale = max(float(b.abs().max()) for b in second[1])  # entries that cancel to ~0 (a bias before a
+    for a, b in zip(*second):                               # BatchNorm): an absolute tolerance at that scale
+        torch.testing.assert_close(a, b, atol=1e-9 * scale, rtol=1e-7)
 
 
 # --------------------------------------------------------------------------------- LieSelfAttention

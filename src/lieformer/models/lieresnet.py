@@ -59,12 +59,11 @@ class LieResNet(LiftingModel):
             for i in range(num_layers)
         )
         self.norm = MaskedBatchNorm(widths[-1]) if batchnorm else NoNorm()
-        self.act = nn.SiLU()
         self.head = nn.Linear(widths[-1], out_channels)
 
     def forward_lifted(self, lifted: Lifted, generator=None) -> Tensor:
         x = lifted.with_values(self.embed(lifted.values))
         for block in self.blocks:
             x = block(x, generator)
-        out = self.head(self.act(self.norm(x.values, x.mask)))
+        out = self.norm.swish(x.values, x.mask, self.head)
         return masked_pool(out, x.mask, self.pool)

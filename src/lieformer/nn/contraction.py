@@ -17,6 +17,7 @@ m-major. Three ways, one result (tests/test_layers.py compares them):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..spaces.base import gather_points
@@ -28,9 +29,12 @@ DENSE_CONTRACTION_RATIO = 4
 
 
 def contract_neighbours(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, mean: bool = True,
-                        method: str = "auto") -> Tensor:
+                        method: str = "auto", linear: tuple[Tensor, Tensor | None] | None = None) -> Tensor:
     """values (B, L, c), w (n_valid, m), idx / mask (B, M, K) → (B, M, m·c), m-major.
-    method "auto" picks dense for small sets, else native where it runs, else gather."""
+    method "auto" picks dense for small sets, else native where it runs, else gather.
+    linear = (weight (c_out, m·c), bias): → A·weightᵀ + bias (B, M, c_out) instead; the native
+    path then keeps no A for the backward pass (it recomputes it there: (B, M, m·c) is LieConv's
+    largest per-query tensor)."""
     _check(values, w, idx, mask)
     if method == "auto":
         if values.shape[1] <= DENSE_CONTRACTION_RATIO * idx.shape[2]:
@@ -40,14 +44,15 @@ def contract_neighbours(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, me
     if method == "native":
         counts = mask.sum(-1).reshape(-1)
         offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        if linear is not None:
+            return _NativeContractionLinear.apply(values, w, idx, mask, offsets, mean, *linear)
         return _NativeContraction.apply(values, w, idx, mask, offsets, mean)
+    if method not in ("dense", "gather"):
+        raise ValueError(f"contract_neighbours: unknown method {method!r} (auto, native, dense or gather)")
     full = _pair_table(w, mask, mean)
     idx = torch.where(mask, idx, 0)  # a padding pair may carry any index: its w is 0, its row any
-    if method == "dense":
-        return _contract_dense(values, full, idx)
-    if method == "gather":
-        return _contract_gathered(values, full, idx)
-    raise ValueError(f"contract_neighbours: unknown method {method!r} (auto, native, dense or gather)")
+    agg = _contract_dense(values, full, idx) if method == "dense" else _contract_gathered(values, full, idx)
+    return agg if linear is None else F.linear(agg, *linear)
 
 
 def _check(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor) -> None:
@@ -109,9 +114,39 @@ class _NativeContraction(torch.autograd.Function):
         values, w, idx, mask, offsets = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: the differentiable reference
             wanted = [t for t in (values, w) if t.requires_grad]
-            out = _contract_gathered(values, _pair_table(w, mask, ctx.mean), idx)
+            out = _contract_gathered(values, _pair_table(w, mask, ctx.mean), torch.where(mask, idx, 0))
             found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
             g_values, g_w = (next(found) if t.requires_grad else None for t in (values, w))
         else:
             g_values, g_w = native.backward(values, w, idx, mask, offsets, ctx.mean, grad)
         return g_values, g_w, None, None, None, None
+
+
+class _NativeContractionLinear(torch.autograd.Function):
+    """F.linear(contraction.cpp's A, weight, bias), keeping only the contraction's inputs: the
+    backward recomputes A (one more native forward) for the weight's gradient."""
+
+    @staticmethod
+    def forward(ctx, values, w, idx, mask, offsets, mean, weight, bias):
+        ctx.save_for_backward(values, w, idx, mask, offsets, weight, bias)
+        ctx.mean = mean
+        return F.linear(native.forward(values, w, idx, mask, offsets, mean), weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, w, idx, mask, offsets, weight, bias = ctx.saved_tensors
+        inputs = (values, w, weight, bias)
+        if torch.is_grad_enabled():  # double backward: the differentiable reference
+            wanted = [t for t in inputs if t is not None and t.requires_grad]
+            out = F.linear(_contract_gathered(values, _pair_table(w, mask, ctx.mean), torch.where(mask, idx, 0)),
+                           weight, bias)
+            found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
+            g_values, g_w, g_weight, g_bias = (next(found) if t is not None and t.requires_grad else None for t in inputs)
+        else:
+            agg = native.forward(values, w, idx, mask, offsets, ctx.mean)
+            flat = grad.reshape(-1, grad.shape[-1])
+            g_weight = flat.t() @ agg.reshape(flat.shape[0], -1)
+            del agg  # before the same-sized gradient of A exists: one (B, M, m·c) tensor at a time
+            g_bias = flat.sum(0) if bias is not None else None
+            g_values, g_w = native.backward(values, w, idx, mask, offsets, ctx.mean, grad @ weight)
+        return g_values, g_w, None, None, None, None, g_weight, g_bias

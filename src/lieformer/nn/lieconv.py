@@ -18,6 +18,7 @@ from ..groups.base import LieGroup
 from ..spaces.base import HomogeneousSpace, Lifted, check_features, check_lifted
 from ..spaces.registry import make_space
 from .contraction import contract_neighbours
+from .native import weightnet as native_weightnet
 from .neighbourhood import ball_neighbourhood, knn_neighbourhood
 from .norm import MaskedBatchNorm, NoNorm
 from .subsampling import farthest_point_prefix, farthest_point_subsample
@@ -61,7 +62,36 @@ class WeightNet(nn.Module):
     def mlp(self, x: Tensor, mode: str) -> tuple[Tensor, list[Tensor]]:
         """(n, P) → ((n, m), statistics). mode "eval": running statistics; "train": batch
         statistics, running ones updated in place (one fused pass); "deferred": batch statistics,
-        returned as [mean₁, var₁, …] instead of written (safe to recompute under checkpointing)."""
+        returned as [mean₁, var₁, …] instead of written (safe to recompute under checkpointing).
+
+        On the CPU (float32 / float64, rows that need no gradient) the native kernel
+        (native/weightnet.cpp) runs it, keeping only each layer's pre-activations for the
+        backward pass; else, and as the reference, the PyTorch layers below (torch_mlp)."""
+        if native_weightnet.supported(x, self.linears, self.norms):
+            return self._native_mlp(x, mode)
+        return self.torch_mlp(x, mode)
+
+    def _native_mlp(self, x: Tensor, mode: str) -> tuple[Tensor, list[Tensor]]:
+        train = mode != "eval" and x.shape[0] >= 2
+        h, *statistics = _NativeWeightNet.apply(x, train, self, *self._parameters_in_order())
+        stats: list[Tensor] = []
+        if train:
+            n = x.shape[0]
+            means, invstds = statistics[: len(self.norms)], statistics[len(self.norms):]
+            for bn, mean, invstd in zip(self.norms, means, invstds):
+                var = (invstd.pow(-2) - bn.eps) * (n / (n - 1))  # the unbiased variance, as BatchNorm keeps
+                stats += [mean.to(x.dtype), var.to(x.dtype)]
+            if mode == "train":
+                self.update_running_stats(stats)
+                stats = []
+        return h, stats
+
+    def _parameters_in_order(self) -> list[Tensor]:
+        """[W₁, b₁, γ₁, β₁, W₂, …]: each layer's Linear, then its BatchNorm."""
+        return [t for lin, bn in zip(self.linears, self.norms) for t in (lin.weight, lin.bias, bn.weight, bn.bias)]
+
+    def torch_mlp(self, x: Tensor, mode: str) -> tuple[Tensor, list[Tensor]]:
+        """mlp in PyTorch layers (the reference; the path off the CPU and for rows with gradients)."""
         stats: list[Tensor] = []
         for i, linear in enumerate(self.linears):
             x = linear(x)
@@ -87,6 +117,36 @@ class WeightNet(nn.Module):
             bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), bn.momentum)
             bn.running_var.lerp_(var.to(bn.running_var.dtype), bn.momentum)
             bn.num_batches_tracked += 1
+
+
+class _NativeWeightNet(torch.autograd.Function):
+    """WeightNet through native/weightnet.cpp: → (h (n, m), batch means…, batch invstds… (float64,
+    training only)). Keeps the rows and the hidden layers' pre-activations; a backward that must itself be
+    differentiable (create_graph=True) recomputes the PyTorch layers with the same statistics."""
+
+    @staticmethod
+    def forward(ctx, x, train, net, *params):
+        h, saved = native_weightnet.forward(x, net.linears, net.norms, train)
+        ctx.net, ctx.train, ctx.layers = net, train, len(saved.means)
+        ctx.save_for_backward(x, *saved.zs, *saved.means, *saved.invstds)
+        outputs = (*saved.means, *saved.invstds) if train else ()
+        ctx.mark_non_differentiable(*outputs)
+        return (h, *outputs)
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        x, *rest = ctx.saved_tensors
+        L, net = ctx.layers, ctx.net
+        params = net._parameters_in_order()
+        if torch.is_grad_enabled():  # double backward: the differentiable PyTorch layers
+            with torch.enable_grad():
+                h, _ = net.torch_mlp(x, "deferred" if ctx.train else "eval")
+                grads = torch.autograd.grad(h, params, grad, create_graph=True, allow_unused=True)
+        else:
+            zs, stats = rest[: L - 1], rest[L - 1 :]  # every layer's z but the last
+            saved = native_weightnet.Saved(zs, stats[:L], stats[L:])
+            grads = native_weightnet.backward(x, net.linears, net.norms, saved, grad, ctx.train)
+        return (None, None, None, *grads)
 
 
 class LieConv(nn.Module):
@@ -156,7 +216,7 @@ class LieConv(nn.Module):
         return nb
 
     def aggregate(self, values: Tensor, idx: Tensor, pairs: Tensor, mask: Tensor, mode: str = "eval") -> tuple[Tensor, ...]:
-        """Σ_k k(ℓ_ij) ⊗ f_j over the valid neighbours: (B, M, m·c_in), then WeightNet statistics.
+        """Linear(Σ_k k(ℓ_ij) ⊗ f_j over the valid neighbours): (B, M, c_out), then WeightNet statistics.
 
         values (B, L, c_in), idx / mask (B, M, K), pairs (B, M, K, P). The kernel MLP runs on
         the valid pairs only; nn.contraction sums them against the neighbours' features.
@@ -164,7 +224,11 @@ class LieConv(nn.Module):
         flat = mask.reshape(-1)
         rows = pairs.reshape(-1, pairs.shape[-1])
         w, stats = self.weightnet.mlp(rows if bool(flat.all()) else rows[flat], mode)
-        return (contract_neighbours(values, w, idx, mask, self.mean), *stats)
+        # self.linear's weight is laid out (c_out, c_in·m) as in the original; the sums are m-major
+        c_out, m = self.linear.out_features, self.weightnet.out_dim
+        weight = self.linear.weight.view(c_out, -1, m).transpose(1, 2).reshape(c_out, -1)
+        out = contract_neighbours(values, w, idx, mask, self.mean, linear=(weight, self.linear.bias))
+        return (out, *stats)
 
     def forward(self, lifted: Lifted, generator=None, query_idx: Tensor | None = None, queries: Lifted | None = None) -> Lifted:
         """Convolve lifted.values at the queries; query_idx/queries from subsample() (computed here
@@ -176,14 +240,10 @@ class LieConv(nn.Module):
         mask = nb.mask & queries.mask.unsqueeze(-1)
         pairs = self.space.pair_features(lifted, nb.idx, query_idx, features=self.pair_features)
         if self.checkpoint and self.training and torch.is_grad_enabled():
-            agg, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, "deferred", use_reentrant=False)
+            out, *stats = checkpoint(self.aggregate, lifted.values, nb.idx, pairs, mask, "deferred", use_reentrant=False)
             self.weightnet.update_running_stats(stats)
         else:
-            agg, *_ = self.aggregate(lifted.values, nb.idx, pairs, mask, "train" if self.training else "eval")
-        # self.linear's weight is laid out (c_out, c_in·m) as in the original; agg is m-major
-        c_out, m = self.linear.out_features, self.weightnet.out_dim
-        weight = self.linear.weight.view(c_out, -1, m).transpose(1, 2).reshape(c_out, -1)
-        out = F.linear(agg, weight, self.linear.bias)
+            out, *_ = self.aggregate(lifted.values, nb.idx, pairs, mask, "train" if self.training else "eval")
         return queries.with_values(torch.where(queries.mask.unsqueeze(-1), out, torch.zeros((), dtype=out.dtype)))
 
 
@@ -204,14 +264,13 @@ class BottleBlock(nn.Module):
         self.down = nn.Linear(in_channels, mid_in)
         self.conv = LieConv(mid_in, mid_out, group, batchnorm=batchnorm, **conv_kwargs)
         self.up = nn.Linear(mid_out, out_channels)
-        self.act = nn.SiLU()
 
     def forward(self, lifted: Lifted, generator=None) -> Lifted:
         x, mask = lifted.values, lifted.mask
-        h = self.act(self.norm2(self.down(self.act(self.norm1(x, mask))), mask))
+        h = self.norm2.swish(self.norm1.swish(x, mask, self.down), mask)
         query_idx, queries = self.conv.subsample(lifted, generator)
         h = self.conv(lifted.with_values(h), generator, query_idx, queries.with_values(None))
-        out = self.up(self.act(self.norm3(h.values, h.mask)))
+        out = self.norm3.swish(h.values, h.mask, self.up)
         residual = queries.values
         out = torch.cat([out[..., : self.in_channels] + residual, out[..., self.in_channels :]], -1)
         return h.with_values(torch.where(h.mask.unsqueeze(-1), out, torch.zeros((), dtype=out.dtype)))

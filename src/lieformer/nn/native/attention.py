@@ -12,7 +12,7 @@ from torch import Tensor
 from . import hidden_from_compile, load_library
 
 _ABI = 1
-_BUILD = 8  # bump with any change of attention.cpp (names the cached build)
+_BUILD = 9  # bump with any change of attention.cpp (names the cached build)
 _NORMALISATIONS = {"none": 0, "softmax": 1, "dot-product": 2}
 
 
