@@ -73,18 +73,46 @@ inline void activation(const Net<T>& net, int64_t l, int64_t r, T* out) {
 }
 
 // z_l (row r) = W_l h + b_l.
+// out[0:o] = init[0:o] (or 0) + sum_{i<a} x[i] M[i*o : (i+1)*o]. With o a compile-time O the row
+// of sums stays in registers over the a terms; O = 0: a run-time o, the sums in memory. out may be init.
+template <typename T, int O>
+inline void combine_rows(const T* x, int64_t a, const T* M, int64_t o, const T* init, T* out) {
+  if constexpr (O > 0) {
+    T acc[O];
+    for (int j = 0; j < O; ++j) acc[j] = init ? init[j] : T(0);
+    for (int64_t i = 0; i < a; ++i) {
+      const T xi = x[i];
+      const T* mi = M + i * O;
+#pragma omp simd
+      for (int j = 0; j < O; ++j) acc[j] += xi * mi[j];
+    }
+    for (int j = 0; j < O; ++j) out[j] = acc[j];
+  } else {
+    for (int64_t j = 0; j < o; ++j) out[j] = init ? init[j] : T(0);
+    for (int64_t i = 0; i < a; ++i) {
+      const T xi = x[i];
+      const T* mi = M + i * o;
+#pragma omp simd
+      for (int64_t j = 0; j < o; ++j) out[j] += xi * mi[j];
+    }
+  }
+}
+
+template <typename T>
+inline void combine_rows(const T* x, int64_t a, const T* M, int64_t o, const T* init, T* out) {
+  switch (o) {
+    case 8: combine_rows<T, 8>(x, a, M, o, init, out); break;
+    case 16: combine_rows<T, 16>(x, a, M, o, init, out); break;
+    case 32: combine_rows<T, 32>(x, a, M, o, init, out); break;
+    case 64: combine_rows<T, 64>(x, a, M, o, init, out); break;
+    default: combine_rows<T, 0>(x, a, M, o, init, out);
+  }
+}
+
+// z_l (row r) = W_l h + b_l.
 template <typename T>
 inline void linear(const Net<T>& net, int64_t l, const T* h, T* __restrict zr) {
-  const int64_t a = net.width[l - 1], o = net.width[l];
-  const T* wt = net.wt[l - 1];
-  const T* b = net.bias[l - 1];
-  for (int64_t j = 0; j < o; ++j) zr[j] = b[j];
-  for (int64_t i = 0; i < a; ++i) {
-    const T hi = h[i];
-    const T* wi = wt + i * o;
-#pragma omp simd
-    for (int64_t j = 0; j < o; ++j) zr[j] += hi * wi[j];
-  }
+  combine_rows(h, net.width[l - 1], net.wt[l - 1], net.width[l], net.bias[l - 1], zr);
 }
 
 template <typename T>
@@ -214,6 +242,15 @@ void backward(Net<T>& net, const T* grad, bool train, int threads, T* const* dwt
       }
       T* dW = acc[t].data();
       T* db = dW + a * o;
+      // dW^T += h_{l-1} dz^T a block of rows at a time: each row of dW^T is read and written once a
+      // block, its sums held in registers over the block's rows (ht: the block's h, transposed)
+      constexpr int64_t BR = 16;
+      std::vector<T> ht(a * BR), dzb(BR * o);
+      int64_t nb = 0;
+      auto flush = [&] {
+        for (int64_t i = 0; i < a; ++i) combine_rows(ht.data() + i * BR, nb, dzb.data(), o, dW + i * o, dW + i * o);
+        nb = 0;
+      };
       for (int64_t r = r0; r < r1; ++r) {
         T* dr = cur.data() + r * widest;
         const T* zr = zl + r * o;
@@ -224,23 +261,13 @@ void backward(Net<T>& net, const T* grad, bool train, int threads, T* const* dwt
           db[j] += dz[j];
         }
         activation(net, l - 1, r, h.data());
-        for (int64_t i = 0; i < a; ++i) {
-          const T hi = h[i];
-          T* dwi = dW + i * o;
-#pragma omp simd
-          for (int64_t j = 0; j < o; ++j) dwi[j] += hi * dz[j];
-        }
-        if (l > 1) {  // dz is a copy: the row's dy may be overwritten now
-          T* __restrict br = dr;
-          for (int64_t i = 0; i < a; ++i) br[i] = T(0);
-          for (int64_t j = 0; j < o; ++j) {
-            const T dj = dz[j];
-            const T* wj = wrows.data() + j * a;
-#pragma omp simd
-            for (int64_t i = 0; i < a; ++i) br[i] += dj * wj[i];
-          }
-        }
+        for (int64_t i = 0; i < a; ++i) ht[i * BR + nb] = h[i];
+        std::copy(dz.begin(), dz.end(), dzb.begin() + nb * o);
+        if (++nb == BR) flush();
+        if (l > 1)  // dz is a copy: the row's dy may be overwritten now
+          combine_rows(dz.data(), o, wrows.data(), a, static_cast<const T*>(nullptr), dr);
       }
+      if (nb > 0) flush();
     });
     for (int64_t t = 0; t < T_; ++t) {
       for (int64_t c = 0; c < a * o; ++c) dwt[l - 1][c] += acc[t][c];
