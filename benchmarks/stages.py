@@ -10,8 +10,9 @@ Stages are timed by wrapping the functions LieConv calls (wall clock, forward on
 stage includes its own gathers). Configurations and data are those of layers.py.
 
 --ops profiles one more step (torch.profiler, self CPU time, forward + backward) by kind of
-operation: matmuls (mm, addmm, bmm: the arithmetic the step cannot avoid), the native kernels,
-BatchNorm + Swish, gathers and scatters, the rest. Summed over threads' busy time, so the total
+operation: matmuls (mm, addmm, bmm: the arithmetic the step cannot avoid), LieConv's native
+kernels (their autograd Functions' own time: the ctypes calls), BatchNorm + Swish, gathers and
+scatters, the rest (FPS and neighbour search among it). Summed over threads' busy time, so the total
 exceeds the wall clock with 2 threads. --saved sums the tensors autograd keeps for the backward
 pass after one forward (each storage once), by the line of lieformer that saved them: what the
 peak memory holds beyond the ~230 MB of torch, lieformer and the batch.
@@ -103,10 +104,11 @@ def profile(name: str, steps: int, modes: tuple[str, ...] = ("default",), extras
 
 OP_KINDS = {
     "matmuls (mm, addmm, bmm)": ("aten::mm", "aten::addmm", "aten::bmm"),
-    "native kernels (contraction, attention)": ("_NativeContraction", "_NativeContractionBackward",
-                                                "_FusedAttention", "_FusedAttentionBackward"),
+    "native kernels (contraction, kernel MLP)": tuple(f"{name}{suffix}" for name in (
+        "_NativeContraction", "_NativeContractionLinear", "_NativeWeightNet") for suffix in ("", "Backward")),
     "BatchNorm + Swish (forward, backward)": ("aten::native_batch_norm", "aten::native_batch_norm_backward",
-                                              "aten::silu", "aten::silu_backward"),
+                                              "aten::silu", "aten::silu_backward", "aten::addcmul",
+                                              "_BatchNormSwish", "_BatchNormSwishBackward"),
     "gathers and scatters": ("aten::index", "aten::_index_put_impl_", "aten::gather", "aten::scatter_add_",
                              "aten::scatter_add", "aten::index_select"),
 }
