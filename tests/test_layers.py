@@ -94,8 +94,12 @@ def test_lieconv_matches_plain_reference(spec, mode, queries, contraction, monke
     mean over the neighbourhood, PointConv contraction and Linear; running statistics updated as
     BatchNorm does (also under activation checkpointing). Every contraction over the neighbours:
     gathered rows, the dense per-set matmul of small sets (repeated neighbours add up), and the
-    native kernel."""
+    native kernel — with the native kernel MLP too, however few the rows."""
     use_contraction(monkeypatch, contraction)
+    if contraction == "native":
+        from lieformer.nn import lieconv
+
+        monkeypatch.setattr(lieconv, "NATIVE_WEIGHTNET_MIN_ROWS", 2)
     group, lifted = lifted_batch(spec)
     B, L = lifted.mask.shape
     K = 4
@@ -244,12 +248,15 @@ def test_batchnorm_swish_is_swish_of_batchnorm(dtype, training, padding, with_li
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("mode", ["train", "eval", "deferred"])
 @pytest.mark.parametrize("widths", [(3, 32, 16, 3), (2, 6, 4, 2), (4, 5, 7, 4)], ids=["3-32-32-16", "2-6-4", "4-5-5-5-7"])
-def test_native_weightnet_matches_the_pytorch_layers(dtype, mode, widths):
+def test_native_weightnet_matches_the_pytorch_layers(dtype, mode, widths, monkeypatch):
     """WeightNet.mlp through native/weightnet.cpp = torch_mlp (Linear → BatchNorm → Swish per
     layer): outputs, every parameter's gradient, the returned or written batch statistics, the
     running statistics; 1 and 2 threads; a second-order gradient falls back to the layers."""
+    from lieformer.nn import lieconv
     from lieformer.nn.lieconv import WeightNet
     from lieformer.nn.native import weightnet as native
+
+    monkeypatch.setattr(lieconv, "NATIVE_WEIGHTNET_MIN_ROWS", 2)  # these 300 rows too
 
     if native.weightnet_library() is None:
         pytest.skip("the native kernel does not build here")

@@ -24,6 +24,11 @@ from .norm import MaskedBatchNorm, NoNorm
 from .subsampling import farthest_point_prefix, farthest_point_subsample
 
 
+#: fewer pair rows than this (QM9's molecules: ~10k a layer) take the PyTorch kernel MLP: there its
+#: memory is small and the native kernel's passes and thread starts cost more than they save
+NATIVE_WEIGHTNET_MIN_ROWS = 16384
+
+
 class AdaptiveRadius(nn.Module):
     """A ball radius that tracks a target fill fraction during training (LieConv):
     r ← r + rate·(fill − observed fill), only in training mode; a buffer, saved with the model."""
@@ -64,10 +69,11 @@ class WeightNet(nn.Module):
         statistics, running ones updated in place (one fused pass); "deferred": batch statistics,
         returned as [mean₁, var₁, …] instead of written (safe to recompute under checkpointing).
 
-        On the CPU (float32 / float64, rows that need no gradient) the native kernel
-        (native/weightnet.cpp) runs it, keeping only each layer's pre-activations for the
-        backward pass; else, and as the reference, the PyTorch layers below (torch_mlp)."""
-        if native_weightnet.supported(x, self.linears, self.norms):
+        On the CPU (float32 / float64, rows that need no gradient, at least
+        NATIVE_WEIGHTNET_MIN_ROWS of them) the native kernel (native/weightnet.cpp) runs it,
+        keeping only the hidden layers' pre-activations for the backward pass; else, and as the
+        reference, the PyTorch layers below (torch_mlp)."""
+        if x.shape[0] >= NATIVE_WEIGHTNET_MIN_ROWS and native_weightnet.supported(x, self.linears, self.norms):
             return self._native_mlp(x, mode)
         return self.torch_mlp(x, mode)
 
