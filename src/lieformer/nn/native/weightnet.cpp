@@ -72,30 +72,22 @@ inline void activation(const Net<T>& net, int64_t l, int64_t r, T* out) {
   }
 }
 
-// z_l (row r) = W_l h + b_l.
 // out[0:o] = init[0:o] (or 0) + sum_{i<a} x[i] M[i*o : (i+1)*o]. With o a compile-time O the row
-// of sums stays in registers over the a terms; O = 0: a run-time o, the sums in memory. out may be init.
+// of sums stays in registers over the a terms; O = 0: a run-time o, the sums in out. out may be init.
 template <typename T, int O>
 inline void combine_rows(const T* x, int64_t a, const T* M, int64_t o, const T* init, T* out) {
-  if constexpr (O > 0) {
-    T acc[O];
-    for (int j = 0; j < O; ++j) acc[j] = init ? init[j] : T(0);
-    for (int64_t i = 0; i < a; ++i) {
-      const T xi = x[i];
-      const T* mi = M + i * O;
+  const int64_t n = O > 0 ? O : o;
+  T local[O > 0 ? O : 1];
+  T* acc = O > 0 ? local : out;
+  for (int64_t j = 0; j < n; ++j) acc[j] = init ? init[j] : T(0);
+  for (int64_t i = 0; i < a; ++i) {
+    const T xi = x[i];
+    const T* mi = M + i * n;
 #pragma omp simd
-      for (int j = 0; j < O; ++j) acc[j] += xi * mi[j];
-    }
-    for (int j = 0; j < O; ++j) out[j] = acc[j];
-  } else {
-    for (int64_t j = 0; j < o; ++j) out[j] = init ? init[j] : T(0);
-    for (int64_t i = 0; i < a; ++i) {
-      const T xi = x[i];
-      const T* mi = M + i * o;
-#pragma omp simd
-      for (int64_t j = 0; j < o; ++j) out[j] += xi * mi[j];
-    }
+    for (int64_t j = 0; j < n; ++j) acc[j] += xi * mi[j];
   }
+  if constexpr (O > 0)
+    for (int64_t j = 0; j < n; ++j) out[j] = acc[j];
 }
 
 template <typename T>

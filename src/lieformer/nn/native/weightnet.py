@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from . import hidden_from_compile, load_library
 
 _ABI = 1
-_NAME = "lieformer_weightnet_v6"  # bump with any change of weightnet.cpp (names the cached build)
+_NAME = "lieformer_weightnet_v7"  # bump with any change of weightnet.cpp (names the cached build)
 
 
 def _setup(lib: ctypes.CDLL) -> None:
