@@ -143,11 +143,10 @@ class _NativeWeightNet(torch.autograd.Function):
     def backward(ctx, grad, *_):
         x, *rest = ctx.saved_tensors
         L, net = ctx.layers, ctx.net
-        params = net._parameters_in_order()
         if torch.is_grad_enabled():  # double backward: the differentiable PyTorch layers
             with torch.enable_grad():
                 h, _ = net.torch_mlp(x, "deferred" if ctx.train else "eval")
-                grads = torch.autograd.grad(h, params, grad, create_graph=True, allow_unused=True)
+                grads = torch.autograd.grad(h, net._parameters_in_order(), grad, create_graph=True, allow_unused=True)
         else:
             zs, stats = rest[: L - 1], rest[L - 1 :]  # every layer's z but the last
             saved = native_weightnet.Saved(zs, stats[:L], stats[L:])
