@@ -97,16 +97,23 @@ def test_native_contraction_is_deterministic_across_runs():
 
 
 @needs_native
-def test_native_contraction_has_second_order_gradients():
+@pytest.mark.parametrize("with_linear", [False, True], ids=["sums", "then-linear"])
+def test_native_contraction_has_second_order_gradients(with_linear):
     """create_graph=True (a Hamiltonian trained through dH/dq): the backward recomputes the gathered
-    contraction, so gradients of gradients are those of the reference."""
+    contraction (and the Linear), so gradients of gradients are those of the reference; with the
+    Linear fused, its first-order gradients too."""
     values, w, idx, mask = inputs(2, 9, 6, 5, 16, 4, torch.float64, seed=5)
+    gen = torch.Generator().manual_seed(6)
+    weight, bias = torch.randn(3, 16 * 4, generator=gen, dtype=torch.float64), torch.randn(3, generator=gen, dtype=torch.float64)
     results = []
     for method in ("native", "gather"):
         v, ww = values.clone().requires_grad_(), w.clone().requires_grad_()
-        out = contract_neighbours(v.sin(), ww, idx, mask, method=method)
+        lw, lb = weight.clone().requires_grad_(), bias.clone().requires_grad_()
+        out = contract_neighbours(v.sin(), ww, idx, mask, method=method, linear=(lw, lb) if with_linear else None)
+        wanted = (v, ww, lw, lb) if with_linear else (v, ww)
+        first = torch.autograd.grad(out.square().sum(), wanted, retain_graph=True)
         (gv,) = torch.autograd.grad(out.square().sum(), v, create_graph=True)
-        results.append(torch.autograd.grad(gv.square().sum(), (v, ww)))
+        results.append((*first, *torch.autograd.grad(gv.square().sum(), wanted)))
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, **EXACT)
 
