@@ -7,7 +7,9 @@
     .venv/bin/python benchmarks/stages.py --ops --saved      # + time by kind of operation, memory by source
 
 Stages are timed by wrapping the functions LieConv calls (wall clock, forward only; the kernel
-stage includes its own gathers). Configurations and data are those of layers.py.
+stage includes its own gathers); two more rows time the native kernel MLP and contraction calls,
+forward and backward (0 where the PyTorch paths run). Configurations and data are those of
+layers.py.
 
 --ops profiles one more step (torch.profiler, self CPU time, forward + backward) by kind of
 operation: matmuls (mm, addmm, bmm: the arithmetic the step cannot avoid), LieConv's native
@@ -34,9 +36,13 @@ import torch
 from layers import CONFIGS, qm9_batch, rotmnist_batch
 from lieformer import LieResNet
 from lieformer.nn import lieconv
+from lieformer.nn.native import contraction as native_contraction
+from lieformer.nn.native import weightnet as native_weightnet
 
 STAGES = {"fps": "farthest-point subsampling", "neighbours": "ball / kNN neighbourhoods",
-          "kernel": "kernel MLP + contraction (forward)", "rest": "rest of the forward", "backward": "backward"}
+          "kernel": "kernel MLP + contraction (forward)", "rest": "rest of the forward", "backward": "backward",
+          "native_mlp": "of which the native kernel MLP (forward + backward)",
+          "native_contraction": "of which the native contraction (forward, its recomputation, backward)"}
 
 
 def timed(totals: dict, key: str, fn):
@@ -63,6 +69,11 @@ def profile(name: str, steps: int, modes: tuple[str, ...] = ("default",), extras
     for f, key in patches.items():
         setattr(lieconv, f, timed(totals, key, originals[f]))
     lieconv.LieConv.aggregate = timed(totals, "kernel", original_aggregate)
+    natives = {(native_weightnet, "forward"): "native_mlp", (native_weightnet, "backward"): "native_mlp",
+               (native_contraction, "forward"): "native_contraction", (native_contraction, "backward"): "native_contraction"}
+    native_originals = {where: getattr(*where) for where in natives}
+    for (module, f), key in natives.items():
+        setattr(module, f, timed(totals, key, native_originals[(module, f)]))
     try:
         torch.manual_seed(0)
         model = LieResNet(values.shape[-1], outputs, group, lift_samples=samples, **kwargs).train()
@@ -82,6 +93,7 @@ def profile(name: str, steps: int, modes: tuple[str, ...] = ("default",), extras
             forward = middle - start
             row = {k: totals[k] for k in ("fps", "neighbours", "kernel")}
             row["rest"] = forward - sum(row.values())
+            row.update({k: totals[k] for k in ("native_mlp", "native_contraction")})
             row["backward"] = end - middle
             row["step"] = end - start
             if i >= len(modes):
@@ -90,6 +102,8 @@ def profile(name: str, steps: int, modes: tuple[str, ...] = ("default",), extras
         for f in patches:
             setattr(lieconv, f, originals[f])
         lieconv.LieConv.aggregate = original_aggregate
+        for (module, f), fn in native_originals.items():
+            setattr(module, f, fn)
     if extras is not None:  # after the timed steps, unwrapped: --ops and --saved
         batch = (coords, values, mask, gen)
         for key, fn in (("ops", op_profile), ("saved", saved_profile)):
