@@ -35,14 +35,14 @@ def contract_neighbours(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, me
     linear = (weight (c_out, m·c), bias): → A·weightᵀ + bias (B, M, c_out) instead; the native
     path then keeps no A for the backward pass (it recomputes it there: (B, M, m·c) is LieConv's
     largest per-query tensor)."""
-    _check(values, w, idx, mask)
+    counts = mask.sum(-1).reshape(-1) if mask.dim() == 3 else None  # valid pairs a query
+    _check(values, w, idx, mask, counts)
     if method == "auto":
         if values.shape[1] <= DENSE_CONTRACTION_RATIO * idx.shape[2]:
             method = "dense"
         else:
             method = "native" if native.supported(values, w) else "gather"
     if method == "native":
-        counts = mask.sum(-1).reshape(-1)
         offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
         if linear is not None:
             return _NativeContractionLinear.apply(values, w, idx, mask, offsets, mean, *linear)
@@ -55,7 +55,7 @@ def contract_neighbours(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, me
     return agg if linear is None else F.linear(agg, *linear)
 
 
-def _check(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor) -> None:
+def _check(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor, counts: Tensor | None) -> None:
     """Shapes, and every valid pair's neighbour a row of its own sample (the native kernel reads
     and writes rows by these indices)."""
     if values.dim() != 3 or idx.dim() != 3 or idx.shape != mask.shape or mask.dtype != torch.bool:
@@ -63,7 +63,7 @@ def _check(values: Tensor, w: Tensor, idx: Tensor, mask: Tensor) -> None:
                          f"{tuple(values.shape)}, {tuple(idx.shape)}, {tuple(mask.shape)} {mask.dtype}")
     if idx.shape[0] != values.shape[0]:
         raise ValueError(f"contract_neighbours: {idx.shape[0]} index rows for {values.shape[0]} sets")
-    n = int(mask.sum())
+    n = int(counts.sum())
     if w.dim() != 2 or w.shape[0] != n:
         raise ValueError(f"contract_neighbours: w must be (n_valid, m) = ({n}, m), one row per valid pair; "
                          f"got {tuple(w.shape)}")

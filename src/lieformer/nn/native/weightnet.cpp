@@ -226,7 +226,7 @@ void backward(Net<T>& net, const T* grad, bool train, int threads, T* const* dwt
     for (int64_t i = 0; i < a; ++i)
       for (int64_t j = 0; j < o; ++j) wrows[j * a + i] = net.wt[l - 1][i * o + j];
     over_groups(net.n, 1, T_, [&](int64_t t, int64_t r0, int64_t r1) {
-      std::vector<T> h(widest), dz(o), coef(o), m1(o), m2(o);
+      std::vector<T> h(widest), coef(o), m1(o), m2(o);
       for (int64_t j = 0; j < o; ++j) {
         coef[j] = static_cast<T>(g[j] * is[j]);
         m1[j] = train ? static_cast<T>(sdy[j] / net.n) : T(0);  // evaluation: the statistics are constants
@@ -246,6 +246,7 @@ void backward(Net<T>& net, const T* grad, bool train, int threads, T* const* dwt
       for (int64_t r = r0; r < r1; ++r) {
         T* dr = cur.data() + r * widest;
         const T* zr = zl + r * o;
+        T* dz = dzb.data() + nb * o;  // this row's dz, straight into the block
 #pragma omp simd
         for (int64_t j = 0; j < o; ++j) {
           const T xh = xs[j] * zr[j] + xt[j];
@@ -254,10 +255,9 @@ void backward(Net<T>& net, const T* grad, bool train, int threads, T* const* dwt
         }
         activation(net, l - 1, r, h.data());
         for (int64_t i = 0; i < a; ++i) ht[i * BR + nb] = h[i];
-        std::copy(dz.begin(), dz.end(), dzb.begin() + nb * o);
+        if (l > 1)  // dz is held in the block: the row's dy may be overwritten now
+          combine_rows(static_cast<const T*>(dz), o, wrows.data(), a, static_cast<const T*>(nullptr), dr);
         if (++nb == BR) flush();
-        if (l > 1)  // dz is a copy: the row's dy may be overwritten now
-          combine_rows(dz.data(), o, wrows.data(), a, static_cast<const T*>(nullptr), dr);
       }
       if (nb > 0) flush();
     });

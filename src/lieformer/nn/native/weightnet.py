@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from . import hidden_from_compile, load_library
 
 _ABI = 1
-_NAME = "lieformer_weightnet_v7"  # bump with any change of weightnet.cpp (names the cached build)
+_NAME = "lieformer_weightnet_v8"  # bump with any change of weightnet.cpp (names the cached build)
 
 
 def _setup(lib: ctypes.CDLL) -> None:
@@ -58,28 +58,38 @@ def _parameters(linears, norms) -> dict[str, list[Tensor]]:
             "beta": [bn.bias.detach().contiguous() for bn in norms]}
 
 
+class _Network:
+    """The arguments both kernels start with — n, layers, widths, rows, the parameters' pointer
+    arrays — and the tensors behind those pointers, held while a kernel runs."""
+
+    def __init__(self, x: Tensor, linears: nn.ModuleList, norms: nn.ModuleList, kind: str):
+        self.x = x.contiguous()
+        self.n = self.x.shape[0]
+        self.widths = [self.x.shape[1]] + [lin.out_features for lin in linears]
+        self.params = _parameters(linears, norms)
+        self.width = torch.tensor(self.widths, dtype=torch.int64)
+        suffix = "float" if x.dtype == torch.float32 else "double"
+        self.kernel = getattr(weightnet_library(), f"lieformer_weightnet_{kind}_{suffix}")
+        self.arguments = [self.n, len(linears), self.width.data_ptr(), self.x.data_ptr(),
+                          *[_pointers(self.params[k]) for k in ("wt", "bias", "gamma", "beta")]]
+
+
 @hidden_from_compile
 def forward(x: Tensor, linears: nn.ModuleList, norms: nn.ModuleList, train: bool) -> tuple[Tensor, Saved]:
     """(h_L (n, m), Saved). train: batch statistics (Saved's means / invstds, float64), else the
     running ones."""
-    x = x.contiguous()
-    n = x.shape[0]
-    widths = [x.shape[1]] + [lin.out_features for lin in linears]
-    params = _parameters(linears, norms)
+    net = _Network(x, linears, norms, "forward")
     eps = norms[0].eps
-    zs = [x.new_empty(n, o) for o in widths[1:]]
+    zs = [x.new_empty(net.n, o) for o in net.widths[1:]]
     if train:
-        means = [torch.empty(o, dtype=torch.float64) for o in widths[1:]]
-        invstds = [torch.empty(o, dtype=torch.float64) for o in widths[1:]]
+        means = [torch.empty(o, dtype=torch.float64) for o in net.widths[1:]]
+        invstds = [torch.empty(o, dtype=torch.float64) for o in net.widths[1:]]
     else:
         means = [bn.running_mean.to(torch.float64).contiguous() for bn in norms]
         invstds = [(bn.running_var.to(torch.float64) + eps).rsqrt().contiguous() for bn in norms]
-    h = x.new_empty(n, widths[-1])
-    width = torch.tensor(widths, dtype=torch.int64)
-    suffix = "float" if x.dtype == torch.float32 else "double"
-    getattr(weightnet_library(), f"lieformer_weightnet_forward_{suffix}")(
-        n, len(linears), width.data_ptr(), x.data_ptr(), *[_pointers(params[k]) for k in ("wt", "bias", "gamma", "beta")],
-        _pointers(zs), _pointers(means), _pointers(invstds), int(train), float(eps), torch.get_num_threads(), h.data_ptr())
+    h = x.new_empty(net.n, net.widths[-1])
+    net.kernel(*net.arguments, _pointers(zs), _pointers(means), _pointers(invstds), int(train), float(eps),
+               torch.get_num_threads(), h.data_ptr())
     return h, Saved(zs[:-1], means, invstds)
 
 
@@ -88,20 +98,14 @@ def backward(x: Tensor, linears: nn.ModuleList, norms: nn.ModuleList, saved: Sav
              train: bool) -> list[Tensor]:
     """Gradients [dW_1, db_1, dγ_1, dβ_1, dW_2, …] of every layer's Linear and BatchNorm, given
     the output's gradient grad (n, m); train: the statistics were the batch's (they carry gradient)."""
-    x, grad = x.contiguous(), grad.contiguous()
-    n = x.shape[0]
-    widths = [x.shape[1]] + [lin.out_features for lin in linears]
-    params = _parameters(linears, norms)
+    net = _Network(x, linears, norms, "backward")
+    grad = grad.contiguous()
+    params = net.params
     d = {"wt": [torch.zeros_like(t) for t in params["wt"]], "bias": [torch.zeros_like(t) for t in params["bias"]],
          "gamma": [torch.empty_like(t) for t in params["gamma"]], "beta": [torch.empty_like(t) for t in params["beta"]]}
-    width = torch.tensor(widths, dtype=torch.int64)
-    zs = [*saved.zs, x.new_empty(n, widths[-1])]  # the last layer's: recomputed there (held here while it runs)
-    suffix = "float" if x.dtype == torch.float32 else "double"
-    getattr(weightnet_library(), f"lieformer_weightnet_backward_{suffix}")(
-        n, len(linears), width.data_ptr(), x.data_ptr(), *[_pointers(params[k]) for k in ("wt", "bias", "gamma", "beta")],
-        _pointers(zs), _pointers(saved.means), _pointers(saved.invstds),
-        grad.data_ptr(), int(train), torch.get_num_threads(),
-        *[_pointers(d[k]) for k in ("wt", "bias", "gamma", "beta")])
+    zs = [*saved.zs, x.new_empty(net.n, net.widths[-1])]  # the last layer's: recomputed there (held here while it runs)
+    net.kernel(*net.arguments, _pointers(zs), _pointers(saved.means), _pointers(saved.invstds), grad.data_ptr(),
+               int(train), torch.get_num_threads(), *[_pointers(d[k]) for k in ("wt", "bias", "gamma", "beta")])
     out = []
     for layer in range(len(linears)):
         out += [d["wt"][layer].t(), d["bias"][layer], d["gamma"][layer], d["beta"][layer]]
